@@ -1,0 +1,6 @@
+//! Token Desk: a desk for the clerks who manage customer access tokens.
+//!
+//! Layers, outermost first: `app` (eframe shell) → `ui` (draws, emits commands) → `desk` (use
+//! cases) → `storage` (all SQL) → `domain` (pure rules). See ARCHITECTURE.md.
+
+pub mod domain;
