@@ -7,6 +7,7 @@ pub mod definition;
 pub mod lifecycle;
 pub mod owner;
 pub mod random;
+pub mod records;
 pub mod rules;
 pub mod secret;
 pub mod token;
@@ -17,6 +18,7 @@ pub use definition::{
 };
 pub use lifecycle::{LifecycleError, TokenAction, TokenState};
 pub use owner::{AccountState, OwnerKind, ParticipantState};
+pub use records::{AccountRecord, AuditEvent, BatchRecord, DefinitionRecord, ParticipantRecord, TokenRecord};
 pub use secret::{HashError, Secret, SecretHasher};
 pub use token::{identifier_key, normalize_auth_code};
 

@@ -4,3 +4,4 @@
 //! cases) → `storage` (all SQL) → `domain` (pure rules). See ARCHITECTURE.md.
 
 pub mod domain;
+pub mod storage;

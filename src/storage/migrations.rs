@@ -1,0 +1,81 @@
+//! Schema migrations, counted in `PRAGMA user_version`. Append-only: never edit a shipped step.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::{APPLICATION_ID, StoreError};
+use crate::domain::DefinitionSettings;
+
+/// Step `n` takes the schema from version `n` to `n + 1`.
+const STEPS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// The schema version this build writes.
+pub fn latest_version() -> u32 {
+    u32::try_from(STEPS.len()).unwrap_or(u32::MAX)
+}
+
+/// Refuses a foreign file or a newer schema before anything is written to it.
+pub(super) fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let foreign = || StoreError::Foreign { path: path.to_owned() };
+    let read = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
+    let application_id = read("PRAGMA application_id").map_err(|err| match StoreError::from(err) {
+        StoreError::Foreign { .. } => foreign(),
+        other => other,
+    })?;
+    let tables = read("SELECT count(*) FROM sqlite_master")?;
+    let is_empty = application_id == 0 && tables == 0;
+    if application_id != i64::from(APPLICATION_ID) && !is_empty {
+        return Err(foreign());
+    }
+    let found = u32::try_from(read("PRAGMA user_version")?).unwrap_or(u32::MAX);
+    if found > latest_version() {
+        return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, known: latest_version() });
+    }
+    Ok(())
+}
+
+/// Brings the schema up to date in one transaction; a new database also gets the `Standard`
+/// definition (R13). Before upgrading an existing database, a copy is kept beside it.
+pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = latest_version();
+    if found == known {
+        return Ok(());
+    }
+    if found > 0 && path.as_os_str() != ":memory:" {
+        let backup = path.with_extension(format!("before-schema-{known}.sqlite3"));
+        conn.execute("VACUUM INTO ?1", [backup.display().to_string()])?;
+    }
+    let tx = conn.transaction()?;
+    for step in STEPS.iter().skip(found as usize) {
+        tx.execute_batch(step)?;
+    }
+    if found == 0 {
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        seed_standard_definition(&tx)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn seed_standard_definition(tx: &Connection) -> Result<(), StoreError> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let settings = serde_json::to_string(&DefinitionSettings::default())
+        .map_err(|err| StoreError::Io(err.to_string()))?;
+    tx.execute(
+        "INSERT INTO definitions (number, name, code, description, is_effective, settings,
+                                  created_at, created_by, updated_at, updated_by)
+         VALUES ('ATD000001', 'Standard', 'STD', 'The definition every new desk starts with.', 1, ?1,
+                 ?2, 'system', ?2, 'system')",
+        rusqlite::params![settings, now],
+    )?;
+    tx.execute("INSERT INTO counters (name, value) VALUES ('definition', 1)", [])?;
+    tx.execute(
+        "INSERT INTO audit_events (at, clerk, action, record_kind, record_number, details)
+         VALUES (?1, 'system', 'definition.create', 'definition', 'ATD000001', 'Standard definition of a new database')",
+        [now],
+    )?;
+    Ok(())
+}
