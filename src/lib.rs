@@ -5,6 +5,6 @@
 
 pub mod app;
 pub mod cli;
-pub mod domain;
 pub mod desk;
+pub mod domain;
 pub mod storage;

@@ -35,14 +35,28 @@ pub enum AccountCommand {
         #[arg(long)]
         name: String,
     },
-    Suspend { number: String },
-    Activate { number: String },
-    Terminate { number: String },
-    Show { number: String },
+    Suspend {
+        number: String,
+    },
+    Activate {
+        number: String,
+    },
+    Terminate {
+        number: String,
+    },
+    Show {
+        number: String,
+    },
     /// Links an existing Effective token to the account.
-    AddToken { number: String, token: String },
+    AddToken {
+        number: String,
+        token: String,
+    },
     /// Removes a token from the account.
-    RemoveToken { number: String, token: String },
+    RemoveToken {
+        number: String,
+        token: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,12 +67,22 @@ pub enum ParticipantCommand {
         #[arg(long)]
         account: String,
     },
-    Terminate { number: String },
-    Show { number: String },
+    Terminate {
+        number: String,
+    },
+    Show {
+        number: String,
+    },
     /// Links an existing Effective token to the participant.
-    AddToken { number: String, token: String },
+    AddToken {
+        number: String,
+        token: String,
+    },
     /// Removes a token from the participant.
-    RemoveToken { number: String, token: String },
+    RemoveToken {
+        number: String,
+        token: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +101,9 @@ pub enum TokenCommand {
         #[arg(long)]
         pass_code_stdin: bool,
     },
-    Show { number: String },
+    Show {
+        number: String,
+    },
     /// Makes a token `effective` or `not_effective`, with a reason.
     SetState {
         number: String,
@@ -85,7 +111,9 @@ pub enum TokenCommand {
         #[arg(long)]
         reason: String,
     },
-    Delete { number: String },
+    Delete {
+        number: String,
+    },
     /// Sets a typed pass code (standard input) or generates one, printed once.
     ResetPassCode {
         number: String,
@@ -98,11 +126,17 @@ pub enum TokenCommand {
         reason: String,
     },
     /// Verifies a Pending Verification token; the code is read from standard input.
-    Verify { number: String },
+    Verify {
+        number: String,
+    },
     /// Issues a new verification code, printed once; the old one stops working.
-    ReissueVerification { number: String },
+    ReissueVerification {
+        number: String,
+    },
     /// The token's history from the audit log.
-    History { number: String },
+    History {
+        number: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -133,11 +167,19 @@ fn read_secret(prompt: &str) -> Result<Secret, CliError> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|err| CliError::new(exit::FILE_OR_DATABASE, format!("standard input could not be read: {err}")))?;
+        .map_err(|err| {
+            CliError::new(
+                exit::FILE_OR_DATABASE,
+                format!("standard input could not be read: {err}"),
+            )
+        })?;
     let secret = Secret::new(line.trim_end_matches(['\r', '\n']));
     line.clear();
     if secret.expose().is_empty() {
-        return Err(CliError::new(exit::USAGE, format!("no {} was given on standard input", prompt.to_lowercase())));
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("no {} was given on standard input", prompt.to_lowercase()),
+        ));
     }
     Ok(secret)
 }
@@ -166,7 +208,8 @@ pub fn definition(desk: &mut Desk, command: &DefinitionCommand) -> CliResult {
         DefinitionCommand::Export { out } => {
             let json = desk.export_definitions()?;
             match out {
-                Some(path) => std::fs::write(path, format!("{json}\n")).map_err(|err| CliError::file(path, &err))?,
+                Some(path) => std::fs::write(path, format!("{json}\n"))
+                    .map_err(|err| CliError::file(path, &err))?,
                 None => super::write_stdout(&format!("{json}\n"))?,
             }
         }
@@ -183,7 +226,11 @@ struct OwnerView<T: Serialize> {
 }
 
 fn token_numbers(desk: &Desk, kind: OwnerKind, id: i64) -> Result<Vec<String>, DeskError> {
-    Ok(desk.tokens_of(kind, id)?.into_iter().map(|t| t.number).collect())
+    Ok(desk
+        .tokens_of(kind, id)?
+        .into_iter()
+        .map(|t| t.number)
+        .collect())
 }
 
 pub fn account(desk: &mut Desk, command: &AccountCommand) -> CliResult {
@@ -193,15 +240,26 @@ pub fn account(desk: &mut Desk, command: &AccountCommand) -> CliResult {
     };
     match command {
         AccountCommand::Create { name } => print_json(&desk.create_account(name)?)?,
-        AccountCommand::Suspend { number } => return state_change(desk, number, AccountState::Suspended),
-        AccountCommand::Activate { number } => return state_change(desk, number, AccountState::Active),
-        AccountCommand::Terminate { number } => return state_change(desk, number, AccountState::Terminated),
+        AccountCommand::Suspend { number } => {
+            return state_change(desk, number, AccountState::Suspended);
+        }
+        AccountCommand::Activate { number } => {
+            return state_change(desk, number, AccountState::Active);
+        }
+        AccountCommand::Terminate { number } => {
+            return state_change(desk, number, AccountState::Terminated);
+        }
         AccountCommand::Show { number } => {
             let account = desk.account(number)?;
             let tokens = token_numbers(desk, OwnerKind::Account, account.id)?;
-            print_json(&OwnerView { owner: account, tokens })?;
+            print_json(&OwnerView {
+                owner: account,
+                tokens,
+            })?;
         }
-        AccountCommand::AddToken { number, token } => print_json(&desk.add_token_to_owner(OwnerKind::Account, number, token)?)?,
+        AccountCommand::AddToken { number, token } => {
+            print_json(&desk.add_token_to_owner(OwnerKind::Account, number, token)?)?
+        }
         AccountCommand::RemoveToken { number, token } => {
             print_json(&desk.remove_token_from_owner(OwnerKind::Account, number, token)?)?;
         }
@@ -211,12 +269,19 @@ pub fn account(desk: &mut Desk, command: &AccountCommand) -> CliResult {
 
 pub fn participant(desk: &mut Desk, command: &ParticipantCommand) -> CliResult {
     match command {
-        ParticipantCommand::Create { name, account } => print_json(&desk.create_participant(name, account)?)?,
-        ParticipantCommand::Terminate { number } => print_json(&desk.terminate_participant(number)?)?,
+        ParticipantCommand::Create { name, account } => {
+            print_json(&desk.create_participant(name, account)?)?
+        }
+        ParticipantCommand::Terminate { number } => {
+            print_json(&desk.terminate_participant(number)?)?
+        }
         ParticipantCommand::Show { number } => {
             let participant = desk.participant(number)?;
             let tokens = token_numbers(desk, OwnerKind::Participant, participant.id)?;
-            print_json(&OwnerView { owner: participant, tokens })?;
+            print_json(&OwnerView {
+                owner: participant,
+                tokens,
+            })?;
         }
         ParticipantCommand::AddToken { number, token } => {
             print_json(&desk.add_token_to_owner(OwnerKind::Participant, number, token)?)?;
@@ -250,8 +315,18 @@ struct GeneratedSecret<'a> {
 
 pub fn token(desk: &mut Desk, command: &TokenCommand) -> CliResult {
     match command {
-        TokenCommand::Create { participant, account, identifier, auth_code, pass_code_stdin } => {
-            let pass_code = if *pass_code_stdin { Some(read_secret("Pass code")?) } else { None };
+        TokenCommand::Create {
+            participant,
+            account,
+            identifier,
+            auth_code,
+            pass_code_stdin,
+        } => {
+            let pass_code = if *pass_code_stdin {
+                Some(read_secret("Pass code")?)
+            } else {
+                None
+            };
             let draft = TokenDraft {
                 participant_number: participant.clone(),
                 account_number: account.clone(),
@@ -268,20 +343,43 @@ pub fn token(desk: &mut Desk, command: &TokenCommand) -> CliResult {
             })?;
         }
         TokenCommand::Show { number } => print_json(&desk.token(number)?)?,
-        TokenCommand::SetState { number, state, reason } => {
+        TokenCommand::SetState {
+            number,
+            state,
+            reason,
+        } => {
             let target = TokenState::parse(state)
                 .filter(|s| *s != TokenState::PendingVerification)
-                .ok_or_else(|| CliError::new(exit::USAGE, format!("state must be effective or not_effective, not {state:?}")))?;
+                .ok_or_else(|| {
+                    CliError::new(
+                        exit::USAGE,
+                        format!("state must be effective or not_effective, not {state:?}"),
+                    )
+                })?;
             print_json(&desk.set_token_state(number, target, reason)?)?;
         }
         TokenCommand::Delete { number } => {
             desk.delete_token(number)?;
-            return done(&format!("Token {} was deleted.", number.trim().to_uppercase()));
+            return done(&format!(
+                "Token {} was deleted.",
+                number.trim().to_uppercase()
+            ));
         }
-        TokenCommand::ResetPassCode { number, pass_code_stdin } => {
-            let typed = if *pass_code_stdin { Some(read_secret("Pass code")?) } else { None };
+        TokenCommand::ResetPassCode {
+            number,
+            pass_code_stdin,
+        } => {
+            let typed = if *pass_code_stdin {
+                Some(read_secret("Pass code")?)
+            } else {
+                None
+            };
             match desk.reset_pass_code(number, typed)? {
-                Some(generated) => print_json(&GeneratedSecret { number, pass_code: Some(generated.expose()), verification_code: None })?,
+                Some(generated) => print_json(&GeneratedSecret {
+                    number,
+                    pass_code: Some(generated.expose()),
+                    verification_code: None,
+                })?,
                 None => return done("The pass code was changed."),
             }
         }
@@ -292,7 +390,11 @@ pub fn token(desk: &mut Desk, command: &TokenCommand) -> CliResult {
         }
         TokenCommand::ReissueVerification { number } => {
             let code = desk.reissue_verification_code(number)?;
-            print_json(&GeneratedSecret { number, pass_code: None, verification_code: Some(code.expose()) })?;
+            print_json(&GeneratedSecret {
+                number,
+                pass_code: None,
+                verification_code: Some(code.expose()),
+            })?;
         }
         TokenCommand::History { number } => {
             desk.token(number)?;
@@ -305,8 +407,16 @@ pub fn token(desk: &mut Desk, command: &TokenCommand) -> CliResult {
 pub fn authenticate(desk: &mut Desk, args: &AuthenticateArgs) -> CliResult {
     let credentials = match (&args.auth_code, &args.identifier) {
         (Some(code), _) => Credentials::AuthenticationCode(code.clone()),
-        (None, Some(identifier)) => Credentials::Identifier { identifier: identifier.clone(), pass_code: read_secret("Pass code")? },
-        (None, None) => return Err(CliError::new(exit::USAGE, "give --auth-code or --identifier")),
+        (None, Some(identifier)) => Credentials::Identifier {
+            identifier: identifier.clone(),
+            pass_code: read_secret("Pass code")?,
+        },
+        (None, None) => {
+            return Err(CliError::new(
+                exit::USAGE,
+                "give --auth-code or --identifier",
+            ));
+        }
     };
     print_json(&desk.authenticate(&credentials)?)?;
     Ok(exit::SUCCESS)
