@@ -10,4 +10,5 @@ mod cli_life;
 mod desk_definitions;
 mod desk_owners;
 mod desk_tokens;
+mod hardening;
 mod storage_files;
