@@ -549,8 +549,11 @@ impl TokenDeskApp {
                     Ok(format!("Token {} is now {}.", token.number, token.state.label()))
                 }
                 Err(err @ DeskError::Lifecycle(_)) => {
+                    // The detail pane shows the refusal next to its way out; no second copy on top.
                     if let Some(detail) = self.data.selected_token.as_mut().filter(|d| d.token.number == number) {
                         detail.refusal = Some(err.sentence());
+                        self.data.notice = None;
+                        return;
                     }
                     Err(err)
                 }

@@ -350,7 +350,7 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut V
                 };
             }
         });
-        ui.menu_button("Tokens", |ui| {
+        ui.menu_button("Actions", |ui| {
             if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
                 state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
             }
@@ -381,7 +381,6 @@ fn notice_ui(ui: &mut egui::Ui, notice: Option<&Notice>, commands: &mut Vec<Comm
     };
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(if notice.is_error { "⚠" } else { "✔" }).color(color));
             ui.label(egui::RichText::new(&notice.text).color(color));
             if ui.small_button("Dismiss").clicked() {
                 commands.push(Command::DismissNotice);
@@ -546,4 +545,9 @@ pub fn group_digits(value: u64) -> String {
 pub fn non_blank(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Text from the database made drawable with the bundled fonts (they have no arrows).
+pub fn drawable(text: &str) -> String {
+    text.replace('→', "->").replace('←', "<-")
 }

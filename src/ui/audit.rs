@@ -51,7 +51,7 @@ pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: 
                         ui.label(format!("{} {}", event.record_kind, event.record_number));
                     });
                     row.col(|ui| {
-                        ui.label(&event.details);
+                        ui.label(super::drawable(&event.details));
                     });
                 });
             }

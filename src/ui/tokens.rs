@@ -236,8 +236,8 @@ fn sort_header_ui(
 ) {
     let arrow = match (view.token_sort == sort, view.token_direction) {
         (false, _) => "",
-        (true, SortDirection::Ascending) => " ⏶",
-        (true, SortDirection::Descending) => " ⏷",
+        (true, SortDirection::Ascending) => " (asc)",
+        (true, SortDirection::Descending) => " (desc)",
     };
     let response = ui.add(
         egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong()).frame(false),
@@ -275,7 +275,7 @@ pub fn state_badge_ui(ui: &mut egui::Ui, token: &TokenRecord) {
         TokenState::PendingVerification => egui::Color32::from_rgb(0xd0, 0x8c, 0x1a),
     };
     let text = if token.locked {
-        format!("{} 🔒", token.state.label())
+        format!("{} (locked)", token.state.label())
     } else {
         token.state.label().to_owned()
     };
@@ -492,7 +492,7 @@ fn detail_ui(
             for event in &detail.history {
                 ui.label(&event.at);
                 ui.label(format!("{} ({})", event.action, event.clerk));
-                ui.label(&event.details);
+                ui.label(super::drawable(&event.details));
                 ui.end_row();
             }
         });

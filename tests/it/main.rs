@@ -11,3 +11,5 @@ mod desk_definitions;
 mod desk_owners;
 mod desk_tokens;
 mod storage_files;
+mod ui_support;
+mod ui_window;
