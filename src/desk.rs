@@ -6,8 +6,10 @@
 mod definitions;
 pub mod demo;
 mod error;
+pub mod jobs;
 mod owners;
 mod tokens;
+pub mod views;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -12,3 +12,5 @@ mod desk_owners;
 mod desk_tokens;
 mod hardening;
 mod storage_files;
+mod ui_support;
+mod ui_window;
