@@ -3,10 +3,13 @@
 //! Every method that changes something runs as one transaction and writes an audit event with
 //! the clerk. Errors are typed ([`DeskError`]); their `Display` is one sentence a clerk can act on.
 
+pub mod bulk;
 mod definitions;
 pub mod demo;
 mod error;
+pub mod export;
 mod owners;
+pub mod reports;
 mod tokens;
 
 use std::path::Path;

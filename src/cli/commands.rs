@@ -258,7 +258,7 @@ pub fn account(desk: &mut Desk, command: &AccountCommand) -> CliResult {
             })?;
         }
         AccountCommand::AddToken { number, token } => {
-            print_json(&desk.add_token_to_owner(OwnerKind::Account, number, token)?)?
+            print_json(&desk.add_token_to_owner(OwnerKind::Account, number, token)?)?;
         }
         AccountCommand::RemoveToken { number, token } => {
             print_json(&desk.remove_token_from_owner(OwnerKind::Account, number, token)?)?;
@@ -270,10 +270,10 @@ pub fn account(desk: &mut Desk, command: &AccountCommand) -> CliResult {
 pub fn participant(desk: &mut Desk, command: &ParticipantCommand) -> CliResult {
     match command {
         ParticipantCommand::Create { name, account } => {
-            print_json(&desk.create_participant(name, account)?)?
+            print_json(&desk.create_participant(name, account)?)?;
         }
         ParticipantCommand::Terminate { number } => {
-            print_json(&desk.terminate_participant(number)?)?
+            print_json(&desk.terminate_participant(number)?)?;
         }
         ParticipantCommand::Show { number } => {
             let participant = desk.participant(number)?;
