@@ -397,8 +397,11 @@ pub fn token(desk: &mut Desk, command: &TokenCommand) -> CliResult {
             })?;
         }
         TokenCommand::History { number } => {
-            desk.token(number)?;
-            print_json(&desk.token_history(number)?)?;
+            let history = desk.token_history(number)?;
+            if history.is_empty() {
+                desk.token(number)?;
+            }
+            print_json(&history)?;
         }
     }
     Ok(exit::SUCCESS)

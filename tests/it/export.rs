@@ -1,9 +1,6 @@
 //! Token export, summary report, worklists and bulk actions (SPEC §8, R7, R60–R62), on a known
 //! data set built through the desk's own use cases.
 
-// The data-set builders are helpers outside `#[test]`, where clippy's test allowance does not reach.
-#![allow(clippy::unwrap_used)]
-
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone as _, Utc};
