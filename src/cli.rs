@@ -5,6 +5,7 @@
 //! 2 usage error; 3 file or database error.
 
 mod commands;
+pub mod export;
 
 use std::io::Write as _;
 use std::path::PathBuf;

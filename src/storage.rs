@@ -6,6 +6,7 @@
 mod migrations;
 mod owners;
 mod queries;
+mod reports;
 mod tokens;
 
 use std::fs::OpenOptions;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use owners::DefinitionValues;
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
+pub use reports::{DefinitionStateCount, OwnerCoverage};
 pub use tokens::{NewToken, TokenSecrets};
 
 /// Marks a file as a Token Desk database (`PRAGMA application_id`, "TkDs").

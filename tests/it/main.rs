@@ -10,6 +10,7 @@ mod cli_life;
 mod desk_definitions;
 mod desk_owners;
 mod desk_tokens;
+mod export;
 mod hardening;
 mod storage_files;
 mod ui_support;
