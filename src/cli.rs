@@ -25,18 +25,31 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(exit: u8, message: impl Into<String>) -> Self {
-        Self { exit, message: crate::desk::error_sentence(&message.into()) }
+        Self {
+            exit,
+            message: crate::desk::error_sentence(&message.into()),
+        }
     }
 
     /// A file that could not be read or written, named in the sentence.
     pub fn file(path: &std::path::Path, err: &std::io::Error) -> Self {
-        Self::new(exit::FILE_OR_DATABASE, format!("{}: {}", path.display(), crate::desk::describe_io_error(err)))
+        Self::new(
+            exit::FILE_OR_DATABASE,
+            format!(
+                "{}: {}",
+                path.display(),
+                crate::desk::describe_io_error(err)
+            ),
+        )
     }
 }
 
 impl From<DeskError> for CliError {
     fn from(err: DeskError) -> Self {
-        Self { exit: err.exit_code(), message: err.sentence() }
+        Self {
+            exit: err.exit_code(),
+            message: err.sentence(),
+        }
     }
 }
 
@@ -45,17 +58,22 @@ pub type CliResult = Result<u8, CliError>;
 
 /// Writes `value` as pretty JSON and a newline to standard output.
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|err| CliError::new(exit::FILE_OR_DATABASE, err.to_string()))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|err| CliError::new(exit::FILE_OR_DATABASE, err.to_string()))?;
     write_stdout(&format!("{text}\n"))
 }
 
 /// Writes text to standard output; a closed pipe is not an error.
 pub fn write_stdout(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::new(exit::FILE_OR_DATABASE, format!("standard output could not be written: {err}")))
-        }
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::new(
+            exit::FILE_OR_DATABASE,
+            format!("standard output could not be written: {err}"),
+        )),
         _ => Ok(()),
     }
 }

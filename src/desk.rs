@@ -6,6 +6,7 @@
 mod definitions;
 pub mod demo;
 mod error;
+pub mod import;
 mod owners;
 mod tokens;
 
@@ -37,11 +38,20 @@ pub struct Desk {
 impl Desk {
     /// Opens (or creates) the database at `path` for `clerk`, with production hashing.
     pub fn open(path: &Path, clerk: &str) -> Result<Self, DeskError> {
-        Ok(Self::new(Store::open(path)?, SecretHasher::default(), clerk))
+        Ok(Self::new(
+            Store::open(path)?,
+            SecretHasher::default(),
+            clerk,
+        ))
     }
 
     pub fn new(store: Store, hasher: SecretHasher, clerk: &str) -> Self {
-        Self { store, hasher, clerk: clerk.to_owned(), clock: Arc::new(Utc::now) }
+        Self {
+            store,
+            hasher,
+            clerk: clerk.to_owned(),
+            clock: Arc::new(Utc::now),
+        }
     }
 
     pub fn set_clock(&mut self, clock: Clock) {
@@ -84,15 +94,31 @@ impl Desk {
     }
 
     /// Audit events, newest first, below `before_id`.
-    pub fn audit_events(&self, filter: &AuditFilter, before_id: i64, limit: usize) -> Result<Vec<AuditEvent>, DeskError> {
+    pub fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        before_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, DeskError> {
         Ok(self.store.db().audit_events(filter, before_id, limit)?)
     }
 
     /// Runs `work` in one transaction with an [`Audit`] helper for this clerk and instant.
-    fn change<T>(&mut self, work: impl FnOnce(&Tx<'_>, &Audit<'_>) -> Result<T, DeskError>) -> Result<T, DeskError> {
+    fn change<T>(
+        &mut self,
+        work: impl FnOnce(&Tx<'_>, &Audit<'_>) -> Result<T, DeskError>,
+    ) -> Result<T, DeskError> {
         let at = self.now_text();
         let clerk = self.clerk.clone();
-        self.store.write(|tx| work(tx, &Audit { at: &at, clerk: &clerk }))
+        self.store.write(|tx| {
+            work(
+                tx,
+                &Audit {
+                    at: &at,
+                    clerk: &clerk,
+                },
+            )
+        })
     }
 }
 
@@ -104,7 +130,14 @@ pub struct Audit<'a> {
 
 impl Audit<'_> {
     /// Appends `action` about `record_kind` `record_number` with `details` (never a secret).
-    pub fn record(&self, tx: &Tx<'_>, action: &str, record_kind: &str, record_number: &str, details: impl Into<String>) -> Result<(), StoreError> {
+    pub fn record(
+        &self,
+        tx: &Tx<'_>,
+        action: &str,
+        record_kind: &str,
+        record_number: &str,
+        details: impl Into<String>,
+    ) -> Result<(), StoreError> {
         tx.audit(&NewAuditEvent {
             at: self.at,
             clerk: self.clerk,
@@ -126,7 +159,11 @@ pub fn timestamp(instant: DateTime<Utc>) -> String {
 pub fn default_clerk() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|value| !value.trim().is_empty()))
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        })
         .unwrap_or_else(|| "clerk".to_owned())
 }
 

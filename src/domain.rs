@@ -18,7 +18,9 @@ pub use definition::{
 };
 pub use lifecycle::{LifecycleError, TokenAction, TokenState};
 pub use owner::{AccountState, OwnerKind, ParticipantState};
-pub use records::{AccountRecord, AuditEvent, BatchRecord, DefinitionRecord, ParticipantRecord, TokenRecord};
+pub use records::{
+    AccountRecord, AuditEvent, BatchRecord, DefinitionRecord, ParticipantRecord, TokenRecord,
+};
 pub use secret::{HashError, Secret, SecretHasher};
 pub use token::{identifier_key, normalize_auth_code};
 
@@ -34,6 +36,9 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self { field: field.into(), problem: problem.into() }
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
     }
 }

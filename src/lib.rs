@@ -4,6 +4,6 @@
 //! cases) → `storage` (all SQL) → `domain` (pure rules). See ARCHITECTURE.md.
 
 pub mod cli;
-pub mod domain;
 pub mod desk;
+pub mod domain;
 pub mod storage;

@@ -3,6 +3,7 @@
 //! [`Store`] owns the connection. Reads go through [`Db`]; writes only through [`Tx`], which
 //! exists only inside [`Store::write`], so every use case is one transaction.
 
+mod import;
 mod migrations;
 mod owners;
 mod queries;
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
+pub use import::{BatchCounts, NewBatch, UndoneCounts};
 pub use owners::DefinitionValues;
+pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
 pub use tokens::{NewToken, TokenSecrets};
 
 /// Marks a file as a Token Desk database (`PRAGMA application_id`, "TkDs").
@@ -31,8 +33,14 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum StoreError {
     #[error("{path} is not a Token Desk database; it was left untouched")]
     Foreign { path: String },
-    #[error("{path} was written by a newer version of Token Desk (schema {found}, this version knows {known}); it was left untouched")]
-    SchemaTooNew { path: String, found: u32, known: u32 },
+    #[error(
+        "{path} was written by a newer version of Token Desk (schema {found}, this version knows {known}); it was left untouched"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
     #[error("the database is damaged: {0}")]
     Damaged(String),
     #[error("the database is busy: another program has held it for more than {} seconds", BUSY_TIMEOUT.as_secs())]
@@ -59,7 +67,9 @@ impl From<rusqlite::Error> for StoreError {
             C::DatabaseBusy | C::DatabaseLocked => Self::Busy,
             C::ReadOnly => Self::ReadOnly,
             C::DiskFull => Self::DiskFull,
-            C::NotADatabase => Self::Foreign { path: String::from("the file") },
+            C::NotADatabase => Self::Foreign {
+                path: String::from("the file"),
+            },
             C::DatabaseCorrupt => Self::Damaged(err.to_string()),
             C::CannotOpen | C::SystemIoFailure | C::PermissionDenied => Self::Io(err.to_string()),
             C::ConstraintViolation if err.to_string().contains("UNIQUE") => {
@@ -99,13 +109,17 @@ impl Store {
     /// left byte-for-byte untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
-        let foreign = || StoreError::Foreign { path: shown.clone() };
+        let foreign = || StoreError::Foreign {
+            path: shown.clone(),
+        };
         match std::fs::metadata(path) {
             Ok(meta) if !meta.is_file() => return Err(foreign()),
             Ok(meta) if meta.len() > 0 => {
                 let mut header = [0u8; 16];
-                let mut file = std::fs::File::open(path).map_err(|e| StoreError::Io(e.to_string()))?;
-                let is_sqlite = file.read_exact(&mut header).is_ok() && &header == b"SQLite format 3\0";
+                let mut file =
+                    std::fs::File::open(path).map_err(|e| StoreError::Io(e.to_string()))?;
+                let is_sqlite =
+                    file.read_exact(&mut header).is_ok() && &header == b"SQLite format 3\0";
                 if !is_sqlite {
                     return Err(foreign());
                 }
@@ -114,10 +128,13 @@ impl Store {
             Err(_) => create_owner_only(path)?,
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|err| match StoreError::from(err) {
-            StoreError::Foreign { .. } => foreign(),
-            other => other,
-        })?;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|err| {
+                match StoreError::from(err) {
+                    StoreError::Foreign { .. } => foreign(),
+                    other => other,
+                }
+            })?;
         Self::prepare(conn, path.to_owned())
     }
 
@@ -150,9 +167,17 @@ impl Store {
     }
 
     /// Runs `work` in one IMMEDIATE transaction: committed if it returns `Ok`, rolled back otherwise.
-    pub fn write<T, E: From<StoreError>>(&mut self, work: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let output = work(&Tx { db: Db { conn: &tx } })?;
+    pub fn write<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let output = work(&Tx {
+            db: Db { conn: &tx },
+        })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(output)
     }
@@ -165,8 +190,14 @@ impl Store {
 
     /// `PRAGMA integrity_check`; `Ok(())` when the file is sound.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
-        let verdict: String = self.conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
-        if verdict == "ok" { Ok(()) } else { Err(StoreError::Damaged(verdict)) }
+        let verdict: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?;
+        if verdict == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Damaged(verdict))
+        }
     }
 }
 

@@ -7,14 +7,59 @@ use crate::domain::{Alphabet, Secret, TokenState, identifier_key};
 use crate::storage::NewToken;
 
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances", "John", "Hedy", "Edsger",
-    "Radia", "Donald", "Katherine", "Tim", "Joan", "Niklaus", "Sophie", "Bjarne",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "John",
+    "Hedy",
+    "Edsger",
+    "Radia",
+    "Donald",
+    "Katherine",
+    "Tim",
+    "Joan",
+    "Niklaus",
+    "Sophie",
+    "Bjarne",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson", "Allen", "McCarthy",
-    "Lamarr", "Dijkstra", "Perlman", "Knuth", "Johnson", "Berners-Lee", "Clarke", "Wirth", "Wilson", "Stroustrup",
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "McCarthy",
+    "Lamarr",
+    "Dijkstra",
+    "Perlman",
+    "Knuth",
+    "Johnson",
+    "Berners-Lee",
+    "Clarke",
+    "Wirth",
+    "Wilson",
+    "Stroustrup",
 ];
-const COMPANIES: &[&str] = &["Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Litware", "Proseware", "Adatum"];
+const COMPANIES: &[&str] = &[
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Wingtip",
+    "Litware",
+    "Proseware",
+    "Adatum",
+];
 
 /// What [`Desk::fill_demo_data`] added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,14 +73,23 @@ pub struct DemoSummary {
 fn demo_code(n: u64, length: usize) -> String {
     let characters = Alphabet::Unambiguous.characters();
     let digest = Sha256::digest(n.to_le_bytes());
-    digest.iter().cycle().take(length).map(|byte| characters[usize::from(*byte) % characters.len()]).collect()
+    digest
+        .iter()
+        .cycle()
+        .take(length)
+        .map(|byte| characters[usize::from(*byte) % characters.len()])
+        .collect()
 }
 
 impl Desk {
     /// Adds `participants` participants (two per account) and `tokens` tokens in one transaction:
     /// one token per participant first, then some account tokens, the rest unassigned, in a mix
     /// of states. The same counts always give the same data on an empty database.
-    pub fn fill_demo_data(&mut self, tokens: u64, participants: u64) -> Result<DemoSummary, DeskError> {
+    pub fn fill_demo_data(
+        &mut self,
+        tokens: u64,
+        participants: u64,
+    ) -> Result<DemoSummary, DeskError> {
         let hasher = self.hasher.clone();
         // One hash of a secret nobody knows: demo identifiers exist, but cannot be used to sign in.
         let mut unknown = [0u8; 24];
@@ -44,26 +98,57 @@ impl Desk {
         let accounts = participants.div_ceil(2);
         self.store.set_cache_kib(256 * 1024)?;
         self.change(|tx, audit| {
-            let definition = tx.effective_definition()?.ok_or_else(|| DeskError::refused("there is no Effective definition; activate one first"))?;
+            let definition = tx.effective_definition()?.ok_or_else(|| {
+                DeskError::refused("there is no Effective definition; activate one first")
+            })?;
             let mut account_ids = Vec::with_capacity(usize::try_from(accounts).unwrap_or(0));
             for n in 0..accounts {
                 let number = format!("ACR{:010}", tx.next_counter("account")?);
-                let name = format!("{} {}", COMPANIES[(n as usize) % COMPANIES.len()], ["Ltd", "Inc", "GmbH", "SA"][(n as usize / 8) % 4]);
-                account_ids.push(tx.insert_account(&number, &format!("{name} {}", n + 1), None, audit.at, audit.clerk)?);
+                let name = format!(
+                    "{} {}",
+                    COMPANIES[(n as usize) % COMPANIES.len()],
+                    ["Ltd", "Inc", "GmbH", "SA"][(n as usize / 8) % 4]
+                );
+                account_ids.push(tx.insert_account(
+                    &number,
+                    &format!("{name} {}", n + 1),
+                    None,
+                    audit.at,
+                    audit.clerk,
+                )?);
             }
-            let mut participant_ids = Vec::with_capacity(usize::try_from(participants).unwrap_or(0));
+            let mut participant_ids =
+                Vec::with_capacity(usize::try_from(participants).unwrap_or(0));
             for n in 0..participants {
                 let number = format!("RP{:010}", tx.next_counter("participant")?);
-                let name = format!("{} {}", FIRST_NAMES[(n as usize) % FIRST_NAMES.len()], LAST_NAMES[(n as usize / 3) % LAST_NAMES.len()]);
+                let name = format!(
+                    "{} {}",
+                    FIRST_NAMES[(n as usize) % FIRST_NAMES.len()],
+                    LAST_NAMES[(n as usize / 3) % LAST_NAMES.len()]
+                );
                 let account = account_ids[(n / 2) as usize];
-                participant_ids.push(tx.insert_participant(&number, &name, account, &audit.at[..10], None, audit.at, audit.clerk)?);
+                participant_ids.push(tx.insert_participant(
+                    &number,
+                    &name,
+                    account,
+                    &audit.at[..10],
+                    None,
+                    audit.at,
+                    audit.clerk,
+                )?);
             }
             let first_number = tx.advance_counter("token", tokens)?;
             for n in 0..tokens {
                 let number = format!("AT{:010}", first_number + n);
                 let code = demo_code(n, 12);
                 let participant = participant_ids.get(n as usize).copied();
-                let account = if participant.is_none() && n % 10 == 3 { account_ids.get((n as usize / 10) % account_ids.len().max(1)).copied() } else { None };
+                let account = if participant.is_none() && n % 10 == 3 {
+                    account_ids
+                        .get((n as usize / 10) % account_ids.len().max(1))
+                        .copied()
+                } else {
+                    None
+                };
                 let identifier = participant.map(|_| {
                     format!(
                         "{}.{}{}@example.com",
@@ -85,8 +170,10 @@ impl Desk {
                     identifier: identifier.as_deref(),
                     identifier_key: key.as_deref(),
                     pass_code_hash: identifier.as_ref().map(|_| unusable_hash.as_str()),
-                    verification_code_hash: (state == TokenState::PendingVerification).then_some(unusable_hash.as_str()),
-                    verification_expires_at: (state == TokenState::PendingVerification).then_some("2099-01-01T00:00:00Z"),
+                    verification_code_hash: (state == TokenState::PendingVerification)
+                        .then_some(unusable_hash.as_str()),
+                    verification_expires_at: (state == TokenState::PendingVerification)
+                        .then_some("2099-01-01T00:00:00Z"),
                     state,
                     participant_id: participant,
                     account_id: account,
@@ -95,9 +182,15 @@ impl Desk {
                     by: audit.clerk,
                 })?;
             }
-            let details = format!("demo data: {accounts} accounts, {participants} participants, {tokens} tokens");
+            let details = format!(
+                "demo data: {accounts} accounts, {participants} participants, {tokens} tokens"
+            );
             audit.record(tx, "demo.fill", "database", "", details)?;
-            Ok(DemoSummary { accounts, participants, tokens })
+            Ok(DemoSummary {
+                accounts,
+                participants,
+                tokens,
+            })
         })
     }
 }

@@ -27,13 +27,23 @@ impl std::fmt::Display for AuthFailure {
         match self {
             Self::UnknownAuthCode => write!(f, "no token has this authentication code"),
             Self::UnknownIdentifier => write!(f, "no token has this identifier"),
-            Self::WrongPassCode { attempts_left } => write!(f, "the pass code is wrong{}", left(attempts_left)),
+            Self::WrongPassCode { attempts_left } => {
+                write!(f, "the pass code is wrong{}", left(attempts_left))
+            }
             Self::WrongVerificationCode { attempts_left } => {
                 write!(f, "the verification code is wrong{}", left(attempts_left))
             }
-            Self::VerificationExpired => write!(f, "the verification code has expired; issue a new one"),
-            Self::NowLocked => write!(f, "the code was wrong and the token is now locked; a clerk can unlock it with a reason"),
-            Self::Locked => write!(f, "the token is locked; a clerk can unlock it with a reason"),
+            Self::VerificationExpired => {
+                write!(f, "the verification code has expired; issue a new one")
+            }
+            Self::NowLocked => write!(
+                f,
+                "the code was wrong and the token is now locked; a clerk can unlock it with a reason"
+            ),
+            Self::Locked => write!(
+                f,
+                "the token is locked; a clerk can unlock it with a reason"
+            ),
             Self::NotEffective { state } => write!(f, "the token is {state}, so it cannot be used"),
         }
     }

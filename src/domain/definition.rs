@@ -159,9 +159,13 @@ impl Default for CredentialRule {
 /// Why a credential could not be generated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GenerationError {
-    #[error("the {kind} sequence is used up: every {length}-digit value has been issued; lengthen the code")]
+    #[error(
+        "the {kind} sequence is used up: every {length}-digit value has been issued; lengthen the code"
+    )]
     SequenceExhausted { kind: &'static str, length: u32 },
-    #[error("no {kind} satisfying its own minimums could be generated; check the definition's rule")]
+    #[error(
+        "no {kind} satisfying its own minimums could be generated; check the definition's rule"
+    )]
     MinimumsUnreachable { kind: &'static str },
     #[error(transparent)]
     Random(#[from] RandomSourceError),
@@ -170,12 +174,22 @@ pub enum GenerationError {
 impl CredentialRule {
     /// A rule for a credential typed by the clerk.
     pub fn typed(format: TextFormat, min_length: u32, max_length: u32) -> Self {
-        Self { format, min_length, max_length, ..Self::default() }
+        Self {
+            format,
+            min_length,
+            max_length,
+            ..Self::default()
+        }
     }
 
     /// A rule for a random credential.
     pub fn random(alphabet: Alphabet, length: u32) -> Self {
-        Self { method: GenerationMethod::Random, alphabet, length, ..Self::default() }
+        Self {
+            method: GenerationMethod::Random,
+            alphabet,
+            length,
+            ..Self::default()
+        }
     }
 
     pub fn is_generated(&self) -> bool {
@@ -203,10 +217,15 @@ impl CredentialRule {
             return problem("allows at most 256 characters".to_owned());
         }
         if self.min_letters + self.min_digits + self.min_other > self.max_length {
-            return problem("asks for more letters, digits and other characters than its maximum length".to_owned());
+            return problem(
+                "asks for more letters, digits and other characters than its maximum length"
+                    .to_owned(),
+            );
         }
         if self.prefix.chars().any(char::is_control) || self.prefix != self.prefix.trim() {
-            return problem("has a prefix with spaces or control characters at its ends".to_owned());
+            return problem(
+                "has a prefix with spaces or control characters at its ends".to_owned(),
+            );
         }
         if !self.is_generated() {
             return Ok(());
@@ -226,14 +245,20 @@ impl CredentialRule {
             if characters.len() < 2 {
                 return problem("needs an alphabet of at least 2 different characters".to_owned());
             }
-            if characters.iter().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            if characters
+                .iter()
+                .any(|ch| ch.is_whitespace() || ch.is_control())
+            {
                 return problem("has spaces or control characters in its alphabet".to_owned());
             }
         }
         let digits_only = self.method == GenerationMethod::Sequence
             || characters.iter().all(char::is_ascii_digit);
-        if self.check_digit == CheckDigit::Luhn && !(digits_only && rules::is_digits(&self.prefix)) {
-            return problem("can have a Luhn check digit only when prefix and alphabet are digits".to_owned());
+        if self.check_digit == CheckDigit::Luhn && !(digits_only && rules::is_digits(&self.prefix))
+        {
+            return problem(
+                "can have a Luhn check digit only when prefix and alphabet are digits".to_owned(),
+            );
         }
         if self.method == GenerationMethod::Random {
             let pool = |test: fn(&char) -> bool| characters.iter().any(test);
@@ -242,10 +267,15 @@ impl CredentialRule {
                 || (self.min_other > 0 && !pool(|c| !c.is_alphanumeric()))
                 || self.min_letters + self.min_digits + self.min_other > self.length;
             if unreachable {
-                return problem("asks for character classes its alphabet or length cannot provide".to_owned());
+                return problem(
+                    "asks for character classes its alphabet or length cannot provide".to_owned(),
+                );
             }
         } else if self.min_letters > 0 || self.min_other > 0 {
-            return problem("generates digits only, so it cannot require letters or other characters".to_owned());
+            return problem(
+                "generates digits only, so it cannot require letters or other characters"
+                    .to_owned(),
+            );
         }
         Ok(())
     }
@@ -261,17 +291,26 @@ impl CredentialRule {
             return fail(if self.min_length == self.max_length {
                 format!("must be exactly {} characters long", self.min_length)
             } else {
-                format!("must be {}–{} characters long", self.min_length, self.max_length)
+                format!(
+                    "must be {}–{} characters long",
+                    self.min_length, self.max_length
+                )
             });
         }
         if let Some(problem) = rules::format_problem(self.format, value) {
             return fail(problem);
         }
-        let count = |test: fn(char) -> bool| u32::try_from(value.chars().filter(|&c| test(c)).count()).unwrap_or(0);
+        let count = |test: fn(char) -> bool| {
+            u32::try_from(value.chars().filter(|&c| test(c)).count()).unwrap_or(0)
+        };
         let checks = [
             (self.min_letters, count(char::is_alphabetic), "letter"),
             (self.min_digits, count(|c| c.is_ascii_digit()), "digit"),
-            (self.min_other, count(|c| !c.is_alphanumeric()), "character that is neither letter nor digit"),
+            (
+                self.min_other,
+                count(|c| !c.is_alphanumeric()),
+                "character that is neither letter nor digit",
+            ),
         ];
         for (minimum, found, what) in checks {
             if found < minimum {
@@ -286,13 +325,20 @@ impl CredentialRule {
     }
 
     /// Generates a value. `sequence_value` is the counter's next value (used by `Sequence` only).
-    pub fn generate(&self, kind: CredentialKind, sequence_value: u64) -> Result<String, GenerationError> {
+    pub fn generate(
+        &self,
+        kind: CredentialKind,
+        sequence_value: u64,
+    ) -> Result<String, GenerationError> {
         match self.method {
             GenerationMethod::None | GenerationMethod::Sequence => {
                 let width = self.length as usize;
                 let body = format!("{sequence_value:0width$}");
                 if body.len() > width {
-                    return Err(GenerationError::SequenceExhausted { kind: kind.label(), length: self.length });
+                    return Err(GenerationError::SequenceExhausted {
+                        kind: kind.label(),
+                        length: self.length,
+                    });
                 }
                 Ok(self.finish(body))
             }
@@ -325,7 +371,9 @@ impl CredentialRule {
         let letters = value.chars().filter(|c| c.is_alphabetic()).count();
         let digits = value.chars().filter(char::is_ascii_digit).count();
         let other = value.chars().filter(|c| !c.is_alphanumeric()).count();
-        letters >= self.min_letters as usize && digits >= self.min_digits as usize && other >= self.min_other as usize
+        letters >= self.min_letters as usize
+            && digits >= self.min_digits as usize
+            && other >= self.min_other as usize
     }
 
     /// How many different values the rule can generate, or `None` for typed credentials.
@@ -342,8 +390,16 @@ impl CredentialRule {
 
     /// One line for tooltips and `definition show`.
     pub fn describe(&self) -> String {
-        let luhn = if self.check_digit == CheckDigit::Luhn { ", plus a Luhn check digit" } else { "" };
-        let prefix = if self.prefix.is_empty() { String::new() } else { format!(" after the prefix {}", self.prefix) };
+        let luhn = if self.check_digit == CheckDigit::Luhn {
+            ", plus a Luhn check digit"
+        } else {
+            ""
+        };
+        let prefix = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!(" after the prefix {}", self.prefix)
+        };
         match self.method {
             GenerationMethod::None => {
                 let mut text = format!(
@@ -352,9 +408,11 @@ impl CredentialRule {
                     self.min_length,
                     self.max_length
                 );
-                for (minimum, what) in
-                    [(self.min_letters, "letters"), (self.min_digits, "digits"), (self.min_other, "other characters")]
-                {
+                for (minimum, what) in [
+                    (self.min_letters, "letters"),
+                    (self.min_digits, "digits"),
+                    (self.min_other, "other characters"),
+                ] {
                     if minimum > 0 {
                         text.push_str(&format!(", at least {minimum} {what}"));
                     }
@@ -365,7 +423,10 @@ impl CredentialRule {
                 text
             }
             GenerationMethod::Sequence => {
-                format!("Generated on save: the next number, {} digits{prefix}{luhn}", self.length)
+                format!(
+                    "Generated on save: the next number, {} digits{prefix}{luhn}",
+                    self.length
+                )
             }
             GenerationMethod::Random => format!(
                 "Generated on save: {} random characters from {}{prefix}{luhn}",
@@ -388,7 +449,11 @@ pub struct OwnerSettings {
 
 impl Default for OwnerSettings {
     fn default() -> Self {
-        Self { allow_create: true, require_at_least_one: false, max_tokens: 0 }
+        Self {
+            allow_create: true,
+            require_at_least_one: false,
+            max_tokens: 0,
+        }
     }
 }
 
@@ -403,7 +468,11 @@ pub struct VerificationSettings {
 
 impl Default for VerificationSettings {
     fn default() -> Self {
-        Self { required: false, code_length: 6, valid_hours: 72 }
+        Self {
+            required: false,
+            code_length: 6,
+            valid_hours: 72,
+        }
     }
 }
 
@@ -460,17 +529,30 @@ impl DefinitionSettings {
 
     /// Checks every rule before the definition is saved.
     pub fn check(&self) -> Result<(), ValidationError> {
-        for kind in [CredentialKind::Identifier, CredentialKind::PassCode, CredentialKind::AuthenticationCode] {
+        for kind in [
+            CredentialKind::Identifier,
+            CredentialKind::PassCode,
+            CredentialKind::AuthenticationCode,
+        ] {
             self.rule(kind).check(kind)?;
         }
-        if self.identifier.is_generated() && !self.pass_code.is_generated() && self.allow_without_identifier_and_pass_code {
+        if self.identifier.is_generated()
+            && !self.pass_code.is_generated()
+            && self.allow_without_identifier_and_pass_code
+        {
             // Allowed: the identifier is generated whenever a pass code is typed.
         }
         if self.verification.required && !(4..=12).contains(&self.verification.code_length) {
-            return Err(ValidationError::new("verification code", "must be 4–12 digits long"));
+            return Err(ValidationError::new(
+                "verification code",
+                "must be 4–12 digits long",
+            ));
         }
         if self.verification.required && self.verification.valid_hours == 0 {
-            return Err(ValidationError::new("verification code", "must stay valid for at least 1 hour"));
+            return Err(ValidationError::new(
+                "verification code",
+                "must stay valid for at least 1 hour",
+            ));
         }
         Ok(())
     }
@@ -478,7 +560,10 @@ impl DefinitionSettings {
 
 /// Default alternative code for a definition name: the upper-cased initials (`Gold Card` → `GC`).
 pub fn default_code(name: &str) -> String {
-    name.split_whitespace().filter_map(|word| word.chars().next()).flat_map(char::to_uppercase).collect()
+    name.split_whitespace()
+        .filter_map(|word| word.chars().next())
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 #[cfg(test)]
@@ -494,8 +579,14 @@ mod tests {
         let standard = DefinitionSettings::default();
         assert_eq!(standard.identifier.min_length, 3);
         assert_eq!(standard.pass_code.format, TextFormat::Number);
-        assert_eq!((standard.pass_code.min_length, standard.pass_code.max_length), (4, 12));
-        assert_eq!(standard.authentication_code.method, GenerationMethod::Random);
+        assert_eq!(
+            (standard.pass_code.min_length, standard.pass_code.max_length),
+            (4, 12)
+        );
+        assert_eq!(
+            standard.authentication_code.method,
+            GenerationMethod::Random
+        );
         assert_eq!(standard.authentication_code.length, 12);
         assert!(standard.allow_without_identifier_and_pass_code);
         assert!(standard.deactivate_on_last_unlink);
@@ -507,7 +598,9 @@ mod tests {
     #[test]
     fn r6_generated_credentials_cannot_be_typed() {
         let rule = CredentialRule::random(Alphabet::Digits, 8);
-        let err = rule.validate_typed(check_rule_kind(), "12345678").unwrap_err();
+        let err = rule
+            .validate_typed(check_rule_kind(), "12345678")
+            .unwrap_err();
         assert!(err.to_string().contains("generated on save"), "{err}");
     }
 
@@ -516,27 +609,75 @@ mod tests {
         let pin = CredentialRule::typed(TextFormat::Number, 4, 12);
         let kind = CredentialKind::PassCode;
         assert!(pin.validate_typed(kind, "1234").is_ok());
-        assert_eq!(pin.validate_typed(kind, "123").unwrap_err().to_string(), "pass code must be 4–12 characters long");
-        assert_eq!(pin.validate_typed(kind, "12a4").unwrap_err().to_string(), "pass code must be digits only");
-        let strong = CredentialRule { min_letters: 1, min_digits: 2, min_other: 1, ..CredentialRule::typed(TextFormat::FreeText, 8, 64) };
-        assert!(strong.validate_typed(kind, "abcdefgh").unwrap_err().to_string().contains("at least 2 digits"));
-        assert!(strong.validate_typed(kind, "12345678").unwrap_err().to_string().contains("at least 1 letter"));
-        assert!(strong.validate_typed(kind, "abc12defg").unwrap_err().to_string().contains("neither letter nor digit"));
+        assert_eq!(
+            pin.validate_typed(kind, "123").unwrap_err().to_string(),
+            "pass code must be 4–12 characters long"
+        );
+        assert_eq!(
+            pin.validate_typed(kind, "12a4").unwrap_err().to_string(),
+            "pass code must be digits only"
+        );
+        let strong = CredentialRule {
+            min_letters: 1,
+            min_digits: 2,
+            min_other: 1,
+            ..CredentialRule::typed(TextFormat::FreeText, 8, 64)
+        };
+        assert!(
+            strong
+                .validate_typed(kind, "abcdefgh")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 2 digits")
+        );
+        assert!(
+            strong
+                .validate_typed(kind, "12345678")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1 letter")
+        );
+        assert!(
+            strong
+                .validate_typed(kind, "abc12defg")
+                .unwrap_err()
+                .to_string()
+                .contains("neither letter nor digit")
+        );
         assert!(strong.validate_typed(kind, "abc12de!").is_ok());
     }
 
     #[test]
     fn typed_luhn_codes_are_verified() {
-        let rule = CredentialRule { check_digit: CheckDigit::Luhn, ..CredentialRule::typed(TextFormat::Number, 2, 20) };
-        assert!(rule.validate_typed(check_rule_kind(), "79927398713").is_ok());
-        assert!(rule.validate_typed(check_rule_kind(), "79927398710").unwrap_err().to_string().contains("check digit"));
+        let rule = CredentialRule {
+            check_digit: CheckDigit::Luhn,
+            ..CredentialRule::typed(TextFormat::Number, 2, 20)
+        };
+        assert!(
+            rule.validate_typed(check_rule_kind(), "79927398713")
+                .is_ok()
+        );
+        assert!(
+            rule.validate_typed(check_rule_kind(), "79927398710")
+                .unwrap_err()
+                .to_string()
+                .contains("check digit")
+        );
     }
 
     #[test]
     fn sequences_are_zero_padded_prefixed_and_never_repeat() {
-        let rule = CredentialRule { method: GenerationMethod::Sequence, prefix: "77".to_owned(), length: 6, check_digit: CheckDigit::Luhn, ..CredentialRule::default() };
+        let rule = CredentialRule {
+            method: GenerationMethod::Sequence,
+            prefix: "77".to_owned(),
+            length: 6,
+            check_digit: CheckDigit::Luhn,
+            ..CredentialRule::default()
+        };
         assert!(rule.check(check_rule_kind()).is_ok());
-        let values: Vec<String> = (1..=500).map(|n| rule.generate(check_rule_kind(), n).unwrap()).collect();
+        let values: Vec<String> = (1..=500)
+            .map(|n| rule.generate(check_rule_kind(), n).unwrap())
+            .collect();
         assert_eq!(values[0].len(), 9);
         assert!(values[0].starts_with("77000001"));
         assert!(values.iter().all(|v| rules::luhn_is_valid(v)));
@@ -548,27 +689,49 @@ mod tests {
 
     #[test]
     fn exhausted_sequence_fails_clearly() {
-        let rule = CredentialRule { method: GenerationMethod::Sequence, length: 2, max_length: 64, ..CredentialRule::default() };
+        let rule = CredentialRule {
+            method: GenerationMethod::Sequence,
+            length: 2,
+            max_length: 64,
+            ..CredentialRule::default()
+        };
         let err = rule.generate(check_rule_kind(), 100).unwrap_err();
         assert!(err.to_string().contains("used up"), "{err}");
     }
 
     #[test]
     fn luhn_needs_a_digit_alphabet() {
-        let rule = CredentialRule { check_digit: CheckDigit::Luhn, ..CredentialRule::random(Alphabet::Unambiguous, 8) };
-        assert!(rule.check(check_rule_kind()).unwrap_err().to_string().contains("Luhn"));
+        let rule = CredentialRule {
+            check_digit: CheckDigit::Luhn,
+            ..CredentialRule::random(Alphabet::Unambiguous, 8)
+        };
+        assert!(
+            rule.check(check_rule_kind())
+                .unwrap_err()
+                .to_string()
+                .contains("Luhn")
+        );
     }
 
     #[test]
     fn generated_length_must_fit_the_rule_length() {
-        let rule = CredentialRule { max_length: 10, ..CredentialRule::random(Alphabet::Digits, 12) };
+        let rule = CredentialRule {
+            max_length: 10,
+            ..CredentialRule::random(Alphabet::Digits, 12)
+        };
         assert!(rule.check(check_rule_kind()).is_err());
     }
 
     #[test]
     fn capacity_of_random_and_sequence_rules() {
-        assert_eq!(CredentialRule::random(Alphabet::Digits, 4).capacity(), Some(10_000.0));
-        assert_eq!(CredentialRule::typed(TextFormat::FreeText, 1, 64).capacity(), None);
+        assert_eq!(
+            CredentialRule::random(Alphabet::Digits, 4).capacity(),
+            Some(10_000.0)
+        );
+        assert_eq!(
+            CredentialRule::typed(TextFormat::FreeText, 1, 64).capacity(),
+            None
+        );
     }
 
     #[test]
@@ -581,10 +744,16 @@ mod tests {
     fn settings_round_trip_through_json_and_fill_defaults() {
         let settings = DefinitionSettings::default();
         let json = serde_json::to_string(&settings).unwrap();
-        assert_eq!(serde_json::from_str::<DefinitionSettings>(&json).unwrap(), settings);
+        assert_eq!(
+            serde_json::from_str::<DefinitionSettings>(&json).unwrap(),
+            settings
+        );
         let partial: DefinitionSettings = serde_json::from_str(r#"{"lockout_threshold": 3, "authentication_code": {"method": "random", "alphabet": {"custom": "ABC"}, "length": 9}}"#).unwrap();
         assert_eq!(partial.lockout_threshold, 3);
-        assert_eq!(partial.authentication_code.alphabet, Alphabet::Custom("ABC".to_owned()));
+        assert_eq!(
+            partial.authentication_code.alphabet,
+            Alphabet::Custom("ABC".to_owned())
+        );
         assert_eq!(partial.pass_code, DefinitionSettings::default().pass_code);
     }
 }

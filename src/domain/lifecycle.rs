@@ -12,7 +12,11 @@ pub enum TokenState {
 }
 
 impl TokenState {
-    pub const ALL: [Self; 3] = [Self::Effective, Self::NotEffective, Self::PendingVerification];
+    pub const ALL: [Self; 3] = [
+        Self::Effective,
+        Self::NotEffective,
+        Self::PendingVerification,
+    ];
 
     /// The snake_case name used in the database, CSV and JSON.
     pub fn as_str(self) -> &'static str {
@@ -81,8 +85,13 @@ pub enum Transition {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
     #[error("a token that is {from} cannot be {action}")]
-    NotAllowed { from: &'static str, action: &'static str },
-    #[error("the token is linked to {owner}, which is not terminated; remove the token from {owner} instead (R20)")]
+    NotAllowed {
+        from: &'static str,
+        action: &'static str,
+    },
+    #[error(
+        "the token is linked to {owner}, which is not terminated; remove the token from {owner} instead (R20)"
+    )]
     LinkedToActiveOwner { owner: String },
     #[error("the token is still linked to an owner; remove it from its owners first (R21)")]
     StillLinked,
@@ -101,21 +110,32 @@ impl TokenAction {
 }
 
 /// The table of §5. Returns where the token goes, or why it may not.
-pub fn transition(from: TokenState, action: TokenAction, links: &LinkFacts) -> Result<Transition, LifecycleError> {
+pub fn transition(
+    from: TokenState,
+    action: TokenAction,
+    links: &LinkFacts,
+) -> Result<Transition, LifecycleError> {
     use TokenAction as A;
     use TokenState as S;
     match (from, action) {
         (S::PendingVerification, A::Verify) => Ok(Transition::To(S::Effective)),
-        (S::PendingVerification, A::ReissueVerification) => Ok(Transition::To(S::PendingVerification)),
+        (S::PendingVerification, A::ReissueVerification) => {
+            Ok(Transition::To(S::PendingVerification))
+        }
         (S::Effective, A::Deactivate) => match &links.active_owner {
-            Some(owner) => Err(LifecycleError::LinkedToActiveOwner { owner: owner.clone() }),
+            Some(owner) => Err(LifecycleError::LinkedToActiveOwner {
+                owner: owner.clone(),
+            }),
             None => Ok(Transition::To(S::NotEffective)),
         },
         (S::Effective, A::DeactivateOnLastUnlink) => Ok(Transition::To(S::NotEffective)),
         (S::NotEffective, A::Activate) => Ok(Transition::To(S::Effective)),
         (S::NotEffective, A::Delete) if links.is_linked => Err(LifecycleError::StillLinked),
         (S::NotEffective, A::Delete) => Ok(Transition::Deleted),
-        (from, action) => Err(LifecycleError::NotAllowed { from: from.label(), action: action.past_tense() }),
+        (from, action) => Err(LifecycleError::NotAllowed {
+            from: from.label(),
+            action: action.past_tense(),
+        }),
     }
 }
 
@@ -132,34 +152,72 @@ mod tests {
         use TokenAction as A;
         use TokenState as S;
         let allowed = [
-            (S::PendingVerification, A::Verify, Transition::To(S::Effective)),
-            (S::PendingVerification, A::ReissueVerification, Transition::To(S::PendingVerification)),
+            (
+                S::PendingVerification,
+                A::Verify,
+                Transition::To(S::Effective),
+            ),
+            (
+                S::PendingVerification,
+                A::ReissueVerification,
+                Transition::To(S::PendingVerification),
+            ),
             (S::Effective, A::Deactivate, Transition::To(S::NotEffective)),
-            (S::Effective, A::DeactivateOnLastUnlink, Transition::To(S::NotEffective)),
+            (
+                S::Effective,
+                A::DeactivateOnLastUnlink,
+                Transition::To(S::NotEffective),
+            ),
             (S::NotEffective, A::Activate, Transition::To(S::Effective)),
             (S::NotEffective, A::Delete, Transition::Deleted),
         ];
-        let actions = [A::Verify, A::ReissueVerification, A::Deactivate, A::DeactivateOnLastUnlink, A::Activate, A::Delete];
+        let actions = [
+            A::Verify,
+            A::ReissueVerification,
+            A::Deactivate,
+            A::DeactivateOnLastUnlink,
+            A::Activate,
+            A::Delete,
+        ];
         for from in S::ALL {
             for action in actions {
-                let expected = allowed.iter().find(|(f, a, _)| *f == from && *a == action).map(|(_, _, to)| *to);
-                assert_eq!(transition(from, action, &free()).ok(), expected, "{from:?} {action:?}");
+                let expected = allowed
+                    .iter()
+                    .find(|(f, a, _)| *f == from && *a == action)
+                    .map(|(_, _, to)| *to);
+                assert_eq!(
+                    transition(from, action, &free()).ok(),
+                    expected,
+                    "{from:?} {action:?}"
+                );
             }
         }
     }
 
     #[test]
     fn r20_deactivation_refused_while_linked_to_an_active_owner() {
-        let links = LinkFacts { active_owner: Some("participant RP0000000001".to_owned()), is_linked: true };
+        let links = LinkFacts {
+            active_owner: Some("participant RP0000000001".to_owned()),
+            is_linked: true,
+        };
         let err = transition(TokenState::Effective, TokenAction::Deactivate, &links).unwrap_err();
-        assert!(err.to_string().contains("participant RP0000000001"), "{err}");
+        assert!(
+            err.to_string().contains("participant RP0000000001"),
+            "{err}"
+        );
         assert!(err.to_string().contains("remove the token"), "{err}");
     }
 
     #[test]
     fn r21_deletion_refused_while_linked() {
-        let links = LinkFacts { active_owner: None, is_linked: true };
-        assert_eq!(transition(TokenState::NotEffective, TokenAction::Delete, &links), Err(LifecycleError::StillLinked));
+        let links = LinkFacts {
+            active_owner: None,
+            is_linked: true,
+        };
+        assert_eq!(
+            transition(TokenState::NotEffective, TokenAction::Delete, &links),
+            Err(LifecycleError::StillLinked)
+        );
         assert!(transition(TokenState::Effective, TokenAction::Delete, &free()).is_err());
     }
 

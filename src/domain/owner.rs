@@ -66,7 +66,10 @@ pub fn parse_name(typed: &str) -> Result<String, super::ValidationError> {
         return Err(super::ValidationError::new("name", "must not be empty"));
     }
     if name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(super::ValidationError::new("name", "must be at most 200 characters on one line"));
+        return Err(super::ValidationError::new(
+            "name",
+            "must be at most 200 characters on one line",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -84,8 +87,14 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        assert_eq!(AccountState::parse(AccountState::Suspended.as_str()), Some(AccountState::Suspended));
-        assert_eq!(ParticipantState::parse("terminated"), Some(ParticipantState::Terminated));
+        assert_eq!(
+            AccountState::parse(AccountState::Suspended.as_str()),
+            Some(AccountState::Suspended)
+        );
+        assert_eq!(
+            ParticipantState::parse("terminated"),
+            Some(ParticipantState::Terminated)
+        );
         assert_eq!(AccountState::parse("closed"), None);
     }
 }

@@ -36,7 +36,10 @@ pub fn luhn_is_valid(value: &str) -> bool {
 
 /// The phone number with spaces, dashes, dots and parentheses removed, if it is one (R5).
 pub fn phone_digits(value: &str) -> Option<String> {
-    let stripped: String = value.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let stripped: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let digits = stripped.strip_prefix('+').unwrap_or(&stripped);
     let is_phone = (7..=15).contains(&digits.len()) && is_digits(digits);
     is_phone.then_some(stripped)
@@ -76,9 +79,16 @@ pub fn looks_like_spreadsheet_damage(value: &str) -> bool {
     let Some((mantissa, exponent)) = upper.split_once('E') else {
         return false;
     };
-    let exponent = exponent.strip_prefix('+').or_else(|| exponent.strip_prefix('-')).unwrap_or(exponent);
+    let exponent = exponent
+        .strip_prefix('+')
+        .or_else(|| exponent.strip_prefix('-'))
+        .unwrap_or(exponent);
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    !whole.is_empty() && is_digits(whole) && is_digits(fraction) && !exponent.is_empty() && is_digits(exponent)
+    !whole.is_empty()
+        && is_digits(whole)
+        && is_digits(fraction)
+        && !exponent.is_empty()
+        && is_digits(exponent)
 }
 
 #[cfg(test)]
@@ -96,7 +106,10 @@ mod tests {
 
     #[test]
     fn phone_format_allows_separators_and_a_plus() {
-        assert_eq!(phone_digits("+1 (555) 010-9999").as_deref(), Some("+15550109999"));
+        assert_eq!(
+            phone_digits("+1 (555) 010-9999").as_deref(),
+            Some("+15550109999")
+        );
         assert_eq!(phone_digits("555.0100").as_deref(), Some("5550100"));
         assert!(phone_digits("12345").is_none());
         assert!(phone_digits("call me").is_none());
@@ -105,7 +118,14 @@ mod tests {
     #[test]
     fn email_format() {
         assert!(format_problem(TextFormat::Email, "ada@example.com").is_none());
-        for bad in ["ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.d"] {
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.d",
+        ] {
             assert!(format_problem(TextFormat::Email, bad).is_some(), "{bad}");
         }
     }

@@ -66,8 +66,13 @@ impl SecretHasher {
     pub fn with_params(params: Params) -> Self {
         // A fixed hash to verify against when an identifier is unknown, so that a failed
         // authentication takes as long whether or not the identifier exists.
-        let dummy_hash = Self::hash_with_salt(&params, b"unknown identifier", b"tokendesk-dummy-salt", &mut Vec::new())
-            .unwrap_or_default();
+        let dummy_hash = Self::hash_with_salt(
+            &params,
+            b"unknown identifier",
+            b"tokendesk-dummy-salt",
+            &mut Vec::new(),
+        )
+        .unwrap_or_default();
         Self { params, dummy_hash }
     }
 
@@ -92,20 +97,31 @@ impl SecretHasher {
     }
 
     /// Like [`Self::hash`], reusing `memory` between calls (bulk imports hash on worker threads).
-    pub fn hash_reusing(&self, secret: &Secret, memory: &mut Vec<Block>) -> Result<String, HashError> {
+    pub fn hash_reusing(
+        &self,
+        secret: &Secret,
+        memory: &mut Vec<Block>,
+    ) -> Result<String, HashError> {
         let mut salt = [0u8; 16];
         random::fill(&mut salt)?;
         Self::hash_with_salt(&self.params, secret.expose().as_bytes(), &salt, memory)
     }
 
-    fn hash_with_salt(params: &Params, secret: &[u8], salt: &[u8], memory: &mut Vec<Block>) -> Result<String, HashError> {
+    fn hash_with_salt(
+        params: &Params,
+        secret: &[u8],
+        salt: &[u8],
+        memory: &mut Vec<Block>,
+    ) -> Result<String, HashError> {
         let failed = |err: &dyn fmt::Display| HashError::Hashing(err.to_string());
         if memory.len() != params.block_count() {
             *memory = vec![Block::default(); params.block_count()];
         }
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        argon2.hash_password_into_with_memory(secret, salt, &mut output, memory.as_mut_slice()).map_err(|e| failed(&e))?;
+        argon2
+            .hash_password_into_with_memory(secret, salt, &mut output, memory.as_mut_slice())
+            .map_err(|e| failed(&e))?;
         let hash = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -141,7 +157,9 @@ impl SecretHasher {
         let Ok(old) = Params::try_from(&parsed) else {
             return false;
         };
-        old.m_cost() < self.params.m_cost() || old.t_cost() < self.params.t_cost() || old.p_cost() < self.params.p_cost()
+        old.m_cost() < self.params.m_cost()
+            || old.t_cost() < self.params.t_cost()
+            || old.p_cost() < self.params.p_cost()
     }
 }
 
@@ -169,15 +187,23 @@ mod tests {
     #[test]
     fn r8_production_parameters_are_at_least_the_minimum() {
         let hasher = SecretHasher::default();
-        assert!(hasher.params().m_cost() >= 19_456 && hasher.params().t_cost() >= 2 && hasher.params().p_cost() >= 1);
+        assert!(
+            hasher.params().m_cost() >= 19_456
+                && hasher.params().t_cost() >= 2
+                && hasher.params().p_cost() >= 1
+        );
     }
 
     #[test]
     fn hashes_are_salted_and_memory_is_reused() {
         let hasher = SecretHasher::cheap_for_tests();
         let mut memory = hasher.memory();
-        let first = hasher.hash_reusing(&Secret::new("same"), &mut memory).unwrap();
-        let second = hasher.hash_reusing(&Secret::new("same"), &mut memory).unwrap();
+        let first = hasher
+            .hash_reusing(&Secret::new("same"), &mut memory)
+            .unwrap();
+        let second = hasher
+            .hash_reusing(&Secret::new("same"), &mut memory)
+            .unwrap();
         assert_ne!(first, second);
         assert!(hasher.matches(&Secret::new("same"), &second).unwrap());
     }

@@ -31,9 +31,18 @@ mod tests {
 
     #[test]
     fn r5_identifiers_compare_case_and_space_insensitively() {
-        assert_eq!(identifier_key("  Ada@Example.COM "), identifier_key("ada@example.com"));
-        assert_eq!(identifier_key("+1 (555) 010-9999"), identifier_key("+1.555.010.9999"));
-        assert_ne!(identifier_key("+15550109999"), identifier_key("15550109999"));
+        assert_eq!(
+            identifier_key("  Ada@Example.COM "),
+            identifier_key("ada@example.com")
+        );
+        assert_eq!(
+            identifier_key("+1 (555) 010-9999"),
+            identifier_key("+1.555.010.9999")
+        );
+        assert_ne!(
+            identifier_key("+15550109999"),
+            identifier_key("15550109999")
+        );
     }
 
     #[test]

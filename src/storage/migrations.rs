@@ -17,12 +17,15 @@ pub fn latest_version() -> u32 {
 
 /// Refuses a foreign file or a newer schema before anything is written to it.
 pub(super) fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreError> {
-    let foreign = || StoreError::Foreign { path: path.to_owned() };
+    let foreign = || StoreError::Foreign {
+        path: path.to_owned(),
+    };
     let read = |sql: &str| conn.query_row(sql, [], |row| row.get::<_, i64>(0));
-    let application_id = read("PRAGMA application_id").map_err(|err| match StoreError::from(err) {
-        StoreError::Foreign { .. } => foreign(),
-        other => other,
-    })?;
+    let application_id =
+        read("PRAGMA application_id").map_err(|err| match StoreError::from(err) {
+            StoreError::Foreign { .. } => foreign(),
+            other => other,
+        })?;
     let tables = read("SELECT count(*) FROM sqlite_master")?;
     let is_empty = application_id == 0 && tables == 0;
     if application_id != i64::from(APPLICATION_ID) && !is_empty {
@@ -30,7 +33,11 @@ pub(super) fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreE
     }
     let found = u32::try_from(read("PRAGMA user_version")?).unwrap_or(u32::MAX);
     if found > latest_version() {
-        return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, known: latest_version() });
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known: latest_version(),
+        });
     }
     Ok(())
 }
@@ -71,7 +78,10 @@ fn seed_standard_definition(tx: &Connection) -> Result<(), StoreError> {
                  ?2, 'system', ?2, 'system')",
         rusqlite::params![settings, now],
     )?;
-    tx.execute("INSERT INTO counters (name, value) VALUES ('definition', 1)", [])?;
+    tx.execute(
+        "INSERT INTO counters (name, value) VALUES ('definition', 1)",
+        [],
+    )?;
     tx.execute(
         "INSERT INTO audit_events (at, clerk, action, record_kind, record_number, details)
          VALUES (?1, 'system', 'definition.create', 'definition', 'ATD000001', 'Standard definition of a new database')",

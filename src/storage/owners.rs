@@ -4,11 +4,12 @@ use rusqlite::{OptionalExtension as _, Row, params};
 
 use super::{Db, StoreError, Tx};
 use crate::domain::{
-    AccountRecord, AccountState, BatchRecord, DefinitionRecord, DefinitionSettings, ParticipantRecord,
-    ParticipantState,
+    AccountRecord, AccountState, BatchRecord, DefinitionRecord, DefinitionSettings,
+    ParticipantRecord, ParticipantState,
 };
 
-const DEFINITION_SELECT: &str = "SELECT id, number, name, code, description, is_effective, settings,
+const DEFINITION_SELECT: &str =
+    "SELECT id, number, name, code, description, is_effective, settings,
     created_at, created_by, updated_at, updated_by FROM definitions";
 
 fn definition_from_row(row: &Row<'_>) -> rusqlite::Result<DefinitionRecord> {
@@ -31,7 +32,8 @@ fn definition_from_row(row: &Row<'_>) -> rusqlite::Result<DefinitionRecord> {
     })
 }
 
-pub(super) const PARTICIPANT_SELECT: &str = "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name,
+pub(super) const PARTICIPANT_SELECT: &str =
+    "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name,
     p.state, p.signed_up_on, (SELECT count(*) FROM tokens t WHERE t.participant_id = p.id),
     p.created_at, p.created_by
     FROM participants p JOIN accounts a ON a.id = p.account_id";
@@ -72,7 +74,8 @@ pub(super) fn account_from_row(row: &Row<'_>) -> rusqlite::Result<AccountRecord>
     })
 }
 
-const BATCH_SELECT: &str = "SELECT id, file_name, file_sha256, mode, started_at, finished_at, created, unchanged,
+const BATCH_SELECT: &str =
+    "SELECT id, file_name, file_sha256, mode, started_at, finished_at, created, unchanged,
     rejected, clerk, undone_at, undone_by FROM import_batches";
 
 fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
@@ -94,47 +97,83 @@ fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
 
 impl Db<'_> {
     pub fn definitions(&self) -> Result<Vec<DefinitionRecord>, StoreError> {
-        let mut statement = self.conn.prepare_cached(&format!("{DEFINITION_SELECT} ORDER BY id"))?;
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("{DEFINITION_SELECT} ORDER BY id"))?;
         let rows = statement.query_map([], definition_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn definition_by_code(&self, code: &str) -> Result<Option<DefinitionRecord>, StoreError> {
         let sql = format!("{DEFINITION_SELECT} WHERE code = ?1 OR number = upper(?1)");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([code.trim()], definition_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([code.trim()], definition_from_row)
+            .optional()?)
     }
 
     pub fn definition_by_id(&self, id: i64) -> Result<Option<DefinitionRecord>, StoreError> {
         let sql = format!("{DEFINITION_SELECT} WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], definition_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], definition_from_row)
+            .optional()?)
     }
 
     pub fn effective_definition(&self) -> Result<Option<DefinitionRecord>, StoreError> {
         let sql = format!("{DEFINITION_SELECT} WHERE is_effective = 1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([], definition_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([], definition_from_row)
+            .optional()?)
     }
 
-    pub fn participant_by_number(&self, number: &str) -> Result<Option<ParticipantRecord>, StoreError> {
+    pub fn participant_by_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
         let sql = format!("{PARTICIPANT_SELECT} WHERE p.number = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([number.trim()], participant_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([number.trim()], participant_from_row)
+            .optional()?)
     }
 
     pub fn participant_by_id(&self, id: i64) -> Result<Option<ParticipantRecord>, StoreError> {
         let sql = format!("{PARTICIPANT_SELECT} WHERE p.id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], participant_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], participant_from_row)
+            .optional()?)
     }
 
     pub fn account_by_number(&self, number: &str) -> Result<Option<AccountRecord>, StoreError> {
         let sql = format!("{ACCOUNT_SELECT} WHERE a.number = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([number.trim()], account_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([number.trim()], account_from_row)
+            .optional()?)
     }
 
     pub fn account_by_id(&self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
         let sql = format!("{ACCOUNT_SELECT} WHERE a.id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], account_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], account_from_row)
+            .optional()?)
     }
 
-    pub fn participants_of_account(&self, account_id: i64) -> Result<Vec<ParticipantRecord>, StoreError> {
+    pub fn participants_of_account(
+        &self,
+        account_id: i64,
+    ) -> Result<Vec<ParticipantRecord>, StoreError> {
         let sql = format!("{PARTICIPANT_SELECT} WHERE p.account_id = ?1 ORDER BY p.id");
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([account_id], participant_from_row)?;
@@ -142,28 +181,46 @@ impl Db<'_> {
     }
 
     pub fn participant_number_exists(&self, number: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM participants WHERE number = ?1")?.exists([number])?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM participants WHERE number = ?1")?
+            .exists([number])?)
     }
 
     pub fn account_number_exists(&self, number: &str) -> Result<bool, StoreError> {
-        Ok(self.conn.prepare_cached("SELECT 1 FROM accounts WHERE number = ?1")?.exists([number])?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM accounts WHERE number = ?1")?
+            .exists([number])?)
     }
 
     pub fn batches(&self) -> Result<Vec<BatchRecord>, StoreError> {
-        let mut statement = self.conn.prepare_cached(&format!("{BATCH_SELECT} ORDER BY id DESC"))?;
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("{BATCH_SELECT} ORDER BY id DESC"))?;
         let rows = statement.query_map([], batch_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn batch_by_id(&self, id: i64) -> Result<Option<BatchRecord>, StoreError> {
         let sql = format!("{BATCH_SELECT} WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], batch_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], batch_from_row)
+            .optional()?)
     }
 
     /// Earlier, not undone batches of a file with this SHA-256 (R42).
     pub fn batch_by_sha256(&self, sha256: &str) -> Result<Option<BatchRecord>, StoreError> {
-        let sql = format!("{BATCH_SELECT} WHERE file_sha256 = ?1 AND undone_at IS NULL ORDER BY id DESC LIMIT 1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([sha256], batch_from_row).optional()?)
+        let sql = format!(
+            "{BATCH_SELECT} WHERE file_sha256 = ?1 AND undone_at IS NULL ORDER BY id DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([sha256], batch_from_row)
+            .optional()?)
     }
 }
 
@@ -177,8 +234,15 @@ pub struct DefinitionValues<'a> {
 }
 
 impl Tx<'_> {
-    pub fn insert_definition(&self, number: &str, values: &DefinitionValues<'_>, at: &str, by: &str) -> Result<i64, StoreError> {
-        let settings = serde_json::to_string(values.settings).map_err(|e| StoreError::Io(e.to_string()))?;
+    pub fn insert_definition(
+        &self,
+        number: &str,
+        values: &DefinitionValues<'_>,
+        at: &str,
+        by: &str,
+    ) -> Result<i64, StoreError> {
+        let settings =
+            serde_json::to_string(values.settings).map_err(|e| StoreError::Io(e.to_string()))?;
         self.conn().execute(
             "INSERT INTO definitions (number, name, code, description, is_effective, settings, created_at, created_by, updated_at, updated_by)
              VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?6, ?7)",
@@ -187,8 +251,15 @@ impl Tx<'_> {
         Ok(self.conn().last_insert_rowid())
     }
 
-    pub fn update_definition(&self, id: i64, values: &DefinitionValues<'_>, at: &str, by: &str) -> Result<(), StoreError> {
-        let settings = serde_json::to_string(values.settings).map_err(|e| StoreError::Io(e.to_string()))?;
+    pub fn update_definition(
+        &self,
+        id: i64,
+        values: &DefinitionValues<'_>,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let settings =
+            serde_json::to_string(values.settings).map_err(|e| StoreError::Io(e.to_string()))?;
         self.conn().execute(
             "UPDATE definitions SET name = ?1, code = ?2, description = ?3, settings = ?4, updated_at = ?5, updated_by = ?6 WHERE id = ?7",
             params![values.name, values.code, values.description, settings, at, by, id],
@@ -210,11 +281,19 @@ impl Tx<'_> {
     }
 
     pub fn delete_definition(&self, id: i64) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM definitions WHERE id = ?1", [id])?;
+        self.conn()
+            .execute("DELETE FROM definitions WHERE id = ?1", [id])?;
         Ok(())
     }
 
-    pub fn insert_account(&self, number: &str, name: &str, batch: Option<i64>, at: &str, by: &str) -> Result<i64, StoreError> {
+    pub fn insert_account(
+        &self,
+        number: &str,
+        name: &str,
+        batch: Option<i64>,
+        at: &str,
+        by: &str,
+    ) -> Result<i64, StoreError> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO accounts (number, name, state, created_at, created_by, import_batch_id)
@@ -225,7 +304,10 @@ impl Tx<'_> {
     }
 
     pub fn set_account_state(&self, id: i64, state: AccountState) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE accounts SET state = ?1 WHERE id = ?2", params![state.as_str(), id])?;
+        self.conn().execute(
+            "UPDATE accounts SET state = ?1 WHERE id = ?2",
+            params![state.as_str(), id],
+        )?;
         Ok(())
     }
 
@@ -249,8 +331,15 @@ impl Tx<'_> {
         Ok(self.conn().last_insert_rowid())
     }
 
-    pub fn set_participant_state(&self, id: i64, state: ParticipantState) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE participants SET state = ?1 WHERE id = ?2", params![state.as_str(), id])?;
+    pub fn set_participant_state(
+        &self,
+        id: i64,
+        state: ParticipantState,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE participants SET state = ?1 WHERE id = ?2",
+            params![state.as_str(), id],
+        )?;
         Ok(())
     }
 }

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::owners::{ACCOUNT_SELECT, PARTICIPANT_SELECT, account_from_row, participant_from_row};
 use super::tokens::{TOKEN_SELECT, owner_column, token_from_row};
 use super::{Db, StoreError};
-use crate::domain::{AccountRecord, AuditEvent, OwnerKind, ParticipantRecord, TokenRecord, TokenState, identifier_key};
+use crate::domain::{
+    AccountRecord, AuditEvent, OwnerKind, ParticipantRecord, TokenRecord, TokenState,
+    identifier_key,
+};
 
 /// The most matches one text search collects per kind of key; refine the search for more.
 pub const SEARCH_CAP: usize = 10_000;
@@ -118,7 +121,11 @@ impl Conditions {
     }
 
     fn sql(&self) -> String {
-        if self.clauses.is_empty() { String::new() } else { format!(" WHERE {}", self.clauses.join(" AND ")) }
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
     }
 }
 
@@ -127,7 +134,9 @@ fn token_conditions(filter: &TokenFilter) -> Conditions {
     let text = filter.text.trim();
     if !text.is_empty() {
         let range = |column: &str, collate: &str| {
-            format!("SELECT id FROM (SELECT id FROM tokens WHERE {column} {collate} >= ? AND {column} {collate} < ? LIMIT {SEARCH_CAP})")
+            format!(
+                "SELECT id FROM (SELECT id FROM tokens WHERE {column} {collate} >= ? AND {column} {collate} < ? LIMIT {SEARCH_CAP})"
+            )
         };
         let owner_range = |table: &str, column: &str, collate: &str, link: &str| {
             format!(
@@ -146,15 +155,32 @@ fn token_conditions(filter: &TokenFilter) -> Conditions {
         ];
         let upper = text.to_uppercase();
         let key = identifier_key(text);
-        let prefixes = [upper.as_str(), text, key.as_str(), &upper, text, &upper, text];
-        let values = prefixes.iter().flat_map(|p| [Value::Text((*p).to_owned()), Value::Text(prefix_end(p))]);
-        conditions.push(format!("t.id IN ({})", branches.join(" UNION ")), values.collect::<Vec<_>>());
+        let prefixes = [
+            upper.as_str(),
+            text,
+            key.as_str(),
+            &upper,
+            text,
+            &upper,
+            text,
+        ];
+        let values = prefixes
+            .iter()
+            .flat_map(|p| [Value::Text((*p).to_owned()), Value::Text(prefix_end(p))]);
+        conditions.push(
+            format!("t.id IN ({})", branches.join(" UNION ")),
+            values.collect::<Vec<_>>(),
+        );
     }
     if !filter.states.is_empty() {
         let marks = vec!["?"; filter.states.len()].join(", ");
         conditions.push(
             format!("t.state IN ({marks})"),
-            filter.states.iter().map(|s| Value::Text(s.as_str().to_owned())).collect::<Vec<_>>(),
+            filter
+                .states
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_owned()))
+                .collect::<Vec<_>>(),
         );
     }
     let optional_ids = [
@@ -189,7 +215,10 @@ fn token_conditions(filter: &TokenFilter) -> Conditions {
         conditions.push("t.last_used_at IS NULL", []);
     }
     if let Some(since) = &filter.not_used_since {
-        conditions.push("(t.last_used_at IS NULL OR t.last_used_at < ?)", [Value::Text(since.clone())]);
+        conditions.push(
+            "(t.last_used_at IS NULL OR t.last_used_at < ?)",
+            [Value::Text(since.clone())],
+        );
     }
     conditions
 }
@@ -214,13 +243,26 @@ impl Db<'_> {
             if sort == TokenSort::Number {
                 conditions.push(format!("t.id {compare} ?"), [Value::Integer(cursor.id)]);
             } else {
-                conditions.push(format!("({column}, t.id) {compare} (?, ?)"), [cursor.key_value(), Value::Integer(cursor.id)]);
+                conditions.push(
+                    format!("({column}, t.id) {compare} (?, ?)"),
+                    [cursor.key_value(), Value::Integer(cursor.id)],
+                );
             }
         }
-        let order_by = if sort == TokenSort::Number { format!("t.id {order}") } else { format!("{column} {order}, t.id {order}") };
-        let sql = format!("{TOKEN_SELECT}{} ORDER BY {order_by} LIMIT {limit}", conditions.sql());
+        let order_by = if sort == TokenSort::Number {
+            format!("t.id {order}")
+        } else {
+            format!("{column} {order}, t.id {order}")
+        };
+        let sql = format!(
+            "{TOKEN_SELECT}{} ORDER BY {order_by} LIMIT {limit}",
+            conditions.sql()
+        );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(conditions.values.iter()), token_from_row)?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            token_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -229,7 +271,10 @@ impl Db<'_> {
         let conditions = token_conditions(filter);
         let sql = format!("SELECT count(*) FROM tokens t{}", conditions.sql());
         let mut statement = self.conn.prepare_cached(&sql)?;
-        Ok(statement.query_row(rusqlite::params_from_iter(conditions.values.iter()), |row| row.get(0))?)
+        Ok(statement.query_row(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            |row| row.get(0),
+        )?)
     }
 
     /// Cursors to jump into a listing: element `k` starts the page at row `k × stride`
@@ -244,8 +289,15 @@ impl Db<'_> {
     ) -> Result<Vec<Option<TokenCursor>>, StoreError> {
         let conditions = token_conditions(filter);
         let column = sort.column();
-        let order = if direction == SortDirection::Ascending { "ASC" } else { "DESC" };
-        let sql = format!("SELECT {column}, t.id FROM tokens t{} ORDER BY {column} {order}, t.id {order}", conditions.sql());
+        let order = if direction == SortDirection::Ascending {
+            "ASC"
+        } else {
+            "DESC"
+        };
+        let sql = format!(
+            "SELECT {column}, t.id FROM tokens t{} ORDER BY {column} {order}, t.id {order}",
+            conditions.sql()
+        );
         let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query(rusqlite::params_from_iter(conditions.values.iter()))?;
         let stride = stride.max(1);
@@ -262,7 +314,10 @@ impl Db<'_> {
                     Value::Text(value) => CursorKey::Text(value),
                     _ => CursorKey::Integer(0),
                 };
-                anchors.push(Some(TokenCursor { key, id: row.get(1)? }));
+                anchors.push(Some(TokenCursor {
+                    key,
+                    id: row.get(1)?,
+                }));
             }
         }
         Ok(anchors)
@@ -297,22 +352,44 @@ fn owner_conditions(filter: &OwnerFilter, alias: &str) -> Conditions {
 
 impl Db<'_> {
     /// A page of participants with ids greater than `after_id`, in id order.
-    pub fn list_participants(&self, filter: &OwnerFilter, after_id: i64, limit: usize) -> Result<Vec<ParticipantRecord>, StoreError> {
+    pub fn list_participants(
+        &self,
+        filter: &OwnerFilter,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<ParticipantRecord>, StoreError> {
         let mut conditions = owner_conditions(filter, "p");
         conditions.push("p.id > ?", [Value::Integer(after_id)]);
-        let sql = format!("{PARTICIPANT_SELECT}{} ORDER BY p.id LIMIT {limit}", conditions.sql());
+        let sql = format!(
+            "{PARTICIPANT_SELECT}{} ORDER BY p.id LIMIT {limit}",
+            conditions.sql()
+        );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(conditions.values.iter()), participant_from_row)?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            participant_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// A page of accounts with ids greater than `after_id`, in id order.
-    pub fn list_accounts(&self, filter: &OwnerFilter, after_id: i64, limit: usize) -> Result<Vec<AccountRecord>, StoreError> {
+    pub fn list_accounts(
+        &self,
+        filter: &OwnerFilter,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
         let mut conditions = owner_conditions(filter, "a");
         conditions.push("a.id > ?", [Value::Integer(after_id)]);
-        let sql = format!("{ACCOUNT_SELECT}{} ORDER BY a.id LIMIT {limit}", conditions.sql());
+        let sql = format!(
+            "{ACCOUNT_SELECT}{} ORDER BY a.id LIMIT {limit}",
+            conditions.sql()
+        );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(conditions.values.iter()), account_from_row)?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            account_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -321,14 +398,25 @@ impl Db<'_> {
         let conditions = owner_conditions(filter, alias);
         let sql = format!("SELECT count(*) FROM {table} {alias}{}", conditions.sql());
         let mut statement = self.conn.prepare_cached(&sql)?;
-        Ok(statement.query_row(rusqlite::params_from_iter(conditions.values.iter()), |row| row.get(0))?)
+        Ok(statement.query_row(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            |row| row.get(0),
+        )?)
     }
 
     /// Ids to jump into an owner listing: element `k` is the id just before row `k × stride`.
-    pub fn owner_anchors(&self, kind: OwnerKind, filter: &OwnerFilter, stride: usize) -> Result<Vec<i64>, StoreError> {
+    pub fn owner_anchors(
+        &self,
+        kind: OwnerKind,
+        filter: &OwnerFilter,
+        stride: usize,
+    ) -> Result<Vec<i64>, StoreError> {
         let (table, alias) = owner_table(kind);
         let conditions = owner_conditions(filter, alias);
-        let sql = format!("SELECT {alias}.id FROM {table} {alias}{} ORDER BY {alias}.id", conditions.sql());
+        let sql = format!(
+            "SELECT {alias}.id FROM {table} {alias}{} ORDER BY {alias}.id",
+            conditions.sql()
+        );
         let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query(rusqlite::params_from_iter(conditions.values.iter()))?;
         let stride = stride.max(1);
@@ -364,15 +452,29 @@ pub struct AuditFilter {
 
 impl Db<'_> {
     /// Newest first: events with ids below `before_id` (`i64::MAX` for the newest).
-    pub fn audit_events(&self, filter: &AuditFilter, before_id: i64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    pub fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        before_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let mut conditions = Conditions::default();
         conditions.push("id < ?", [Value::Integer(before_id)]);
         if let Some(number) = &filter.record_number {
-            conditions.push("record_number = ?", [Value::Text(number.trim().to_uppercase())]);
+            conditions.push(
+                "record_number = ?",
+                [Value::Text(number.trim().to_uppercase())],
+            );
         }
         let prefix = filter.action_prefix.trim();
         if !prefix.is_empty() {
-            conditions.push("action >= ? AND action < ?", [Value::Text(prefix.to_owned()), Value::Text(prefix_end(prefix))]);
+            conditions.push(
+                "action >= ? AND action < ?",
+                [
+                    Value::Text(prefix.to_owned()),
+                    Value::Text(prefix_end(prefix)),
+                ],
+            );
         }
         if let Some(clerk) = &filter.clerk {
             conditions.push("clerk = ?", [Value::Text(clerk.clone())]);
@@ -382,18 +484,21 @@ impl Db<'_> {
             conditions.sql()
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(rusqlite::params_from_iter(conditions.values.iter()), |row| {
-            Ok(AuditEvent {
-                id: row.get(0)?,
-                at: row.get(1)?,
-                clerk: row.get(2)?,
-                action: row.get(3)?,
-                record_kind: row.get(4)?,
-                record_number: row.get(5)?,
-                details: row.get(6)?,
-                batch_id: row.get(7)?,
-            })
-        })?;
+        let rows = statement.query_map(
+            rusqlite::params_from_iter(conditions.values.iter()),
+            |row| {
+                Ok(AuditEvent {
+                    id: row.get(0)?,
+                    at: row.get(1)?,
+                    clerk: row.get(2)?,
+                    action: row.get(3)?,
+                    record_kind: row.get(4)?,
+                    record_number: row.get(5)?,
+                    details: row.get(6)?,
+                    batch_id: row.get(7)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -33,7 +33,9 @@ pub(super) fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         participant_id: row.get(8)?,
         participant_number: row.get(9)?,
         participant_name: row.get(10)?,
-        participant_state: participant_state.as_deref().and_then(ParticipantState::parse),
+        participant_state: participant_state
+            .as_deref()
+            .and_then(ParticipantState::parse),
         account_id: row.get(12)?,
         account_number: row.get(13)?,
         account_name: row.get(14)?,
@@ -79,9 +81,17 @@ pub struct NewToken<'a> {
 }
 
 impl Db<'_> {
-    fn token_where(&self, condition: &str, value: &dyn rusqlite::ToSql) -> Result<Option<TokenRecord>, StoreError> {
+    fn token_where(
+        &self,
+        condition: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<Option<TokenRecord>, StoreError> {
         let sql = format!("{TOKEN_SELECT} WHERE {condition}");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([value], token_from_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([value], token_from_row)
+            .optional()?)
     }
 
     pub fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
@@ -118,7 +128,11 @@ impl Db<'_> {
     }
 
     /// Tokens linked to a participant (`column` = participant) or an account.
-    pub fn tokens_of_owner(&self, kind: crate::domain::OwnerKind, owner_id: i64) -> Result<Vec<TokenRecord>, StoreError> {
+    pub fn tokens_of_owner(
+        &self,
+        kind: crate::domain::OwnerKind,
+        owner_id: i64,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
         let column = owner_column(kind);
         let sql = format!("{TOKEN_SELECT} WHERE t.{column} = ?1 ORDER BY t.id");
         let mut statement = self.conn.prepare_cached(&sql)?;
@@ -126,29 +140,48 @@ impl Db<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn count_tokens_of_owner(&self, kind: crate::domain::OwnerKind, owner_id: i64) -> Result<u32, StoreError> {
-        let sql = format!("SELECT count(*) FROM tokens WHERE {} = ?1", owner_column(kind));
-        Ok(self.conn.prepare_cached(&sql)?.query_row([owner_id], |row| row.get(0))?)
+    pub fn count_tokens_of_owner(
+        &self,
+        kind: crate::domain::OwnerKind,
+        owner_id: i64,
+    ) -> Result<u32, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM tokens WHERE {} = ?1",
+            owner_column(kind)
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([owner_id], |row| row.get(0))?)
     }
 
     pub fn auth_code_exists(&self, code: &str) -> Result<bool, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT 1 FROM tokens WHERE authentication_code = ?1")?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT 1 FROM tokens WHERE authentication_code = ?1")?;
         Ok(statement.exists([code])?)
     }
 
     pub fn identifier_key_exists(&self, key: &str) -> Result<bool, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT 1 FROM tokens WHERE identifier_key = ?1")?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT 1 FROM tokens WHERE identifier_key = ?1")?;
         Ok(statement.exists([key])?)
     }
 
     pub fn count_all_tokens(&self) -> Result<u64, StoreError> {
         // max(id) is instant; count(*) is exact. The status bar wants exact, and the tokens
         // table's smallest index makes this a quick scan.
-        Ok(self.conn.prepare_cached("SELECT count(*) FROM tokens")?.query_row([], |row| row.get(0))?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM tokens")?
+            .query_row([], |row| row.get(0))?)
     }
 
     pub fn count_tokens_of_definition(&self, definition_id: i64) -> Result<u64, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT count(*) FROM tokens WHERE definition_id = ?1")?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM tokens WHERE definition_id = ?1")?;
         Ok(statement.query_row([definition_id], |row| row.get(0))?)
     }
 }
@@ -188,15 +221,29 @@ impl Tx<'_> {
         Ok(self.conn().last_insert_rowid())
     }
 
-    fn update_token(&self, id: i64, assignments: &str, values: &[&dyn rusqlite::ToSql], at: &str, by: &str) -> Result<(), StoreError> {
-        let sql = format!("UPDATE tokens SET {assignments}, updated_at = ?, updated_by = ? WHERE id = ?");
+    fn update_token(
+        &self,
+        id: i64,
+        assignments: &str,
+        values: &[&dyn rusqlite::ToSql],
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let sql =
+            format!("UPDATE tokens SET {assignments}, updated_at = ?, updated_by = ? WHERE id = ?");
         let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
         all.extend([&at as &dyn rusqlite::ToSql, &by, &id]);
         self.conn().prepare_cached(&sql)?.execute(all.as_slice())?;
         Ok(())
     }
 
-    pub fn set_token_state(&self, id: i64, state: TokenState, at: &str, by: &str) -> Result<(), StoreError> {
+    pub fn set_token_state(
+        &self,
+        id: i64,
+        state: TokenState,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
         self.update_token(id, "state = ?", &[&state.as_str()], at, by)
     }
 
@@ -211,17 +258,49 @@ impl Tx<'_> {
         )
     }
 
-    pub fn set_verification_code(&self, id: i64, hash: &str, expires_at: &str, at: &str, by: &str) -> Result<(), StoreError> {
-        self.update_token(id, "verification_code_hash = ?, verification_expires_at = ?", &[&hash, &expires_at], at, by)
+    pub fn set_verification_code(
+        &self,
+        id: i64,
+        hash: &str,
+        expires_at: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        self.update_token(
+            id,
+            "verification_code_hash = ?, verification_expires_at = ?",
+            &[&hash, &expires_at],
+            at,
+            by,
+        )
     }
 
-    pub fn set_pass_code_hash(&self, id: i64, hash: &str, at: &str, by: &str) -> Result<(), StoreError> {
+    pub fn set_pass_code_hash(
+        &self,
+        id: i64,
+        hash: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
         self.update_token(id, "pass_code_hash = ?", &[&hash], at, by)
     }
 
     /// Records a failed attempt; `locked` when the threshold was reached.
-    pub fn set_failed_attempts(&self, id: i64, failed_attempts: u32, locked: bool, at: &str, by: &str) -> Result<(), StoreError> {
-        self.update_token(id, "failed_attempts = ?, locked = ?", &[&failed_attempts, &locked], at, by)
+    pub fn set_failed_attempts(
+        &self,
+        id: i64,
+        failed_attempts: u32,
+        locked: bool,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        self.update_token(
+            id,
+            "failed_attempts = ?, locked = ?",
+            &[&failed_attempts, &locked],
+            at,
+            by,
+        )
     }
 
     /// A successful authentication: counter reset, `last used at` stamped.
@@ -229,13 +308,22 @@ impl Tx<'_> {
         self.update_token(id, "failed_attempts = 0, last_used_at = ?", &[&at], at, by)
     }
 
-    pub fn set_token_owner(&self, id: i64, kind: crate::domain::OwnerKind, owner_id: Option<i64>, at: &str, by: &str) -> Result<(), StoreError> {
+    pub fn set_token_owner(
+        &self,
+        id: i64,
+        kind: crate::domain::OwnerKind,
+        owner_id: Option<i64>,
+        at: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
         let assignment = format!("{} = ?", owner_column(kind));
         self.update_token(id, &assignment, &[&owner_id], at, by)
     }
 
     pub fn delete_token(&self, id: i64) -> Result<(), StoreError> {
-        self.conn().prepare_cached("DELETE FROM tokens WHERE id = ?1")?.execute([id])?;
+        self.conn()
+            .prepare_cached("DELETE FROM tokens WHERE id = ?1")?
+            .execute([id])?;
         Ok(())
     }
 }
