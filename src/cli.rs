@@ -4,9 +4,118 @@
 //! Exit status: 0 success; 1 rejected rows, refused action or failed authentication;
 //! 2 usage error; 3 file or database error.
 
-use std::io::Write as _;
+mod commands;
 
-use crate::desk::DeskError;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::desk::{Desk, DeskError};
+pub use commands::{AccountCommand, DefinitionCommand, ParticipantCommand, TokenCommand};
+
+/// Token Desk: manage customer access tokens. With no command, opens the window.
+#[derive(Debug, Parser)]
+#[command(name = "tokendesk", version, about)]
+pub struct Cli {
+    /// The database file (default: the platform data directory).
+    #[arg(long, global = true, env = "TOKENDESK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Who is working (default: the operating-system login name).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub clerk: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The headless commands (SPEC §9).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Token definitions: list, show, add from JSON, activate, export.
+    Definition {
+        #[command(subcommand)]
+        command: DefinitionCommand,
+    },
+    /// Accounts receivable.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Rewards participants.
+    Participant {
+        #[command(subcommand)]
+        command: ParticipantCommand,
+    },
+    /// Access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Checks credentials: an authentication code, or an identifier with the pass code on standard input.
+    Authenticate(commands::AuthenticateArgs),
+    /// Fills the database with realistic sample data.
+    DemoData(commands::DemoDataArgs),
+}
+
+impl Cli {
+    pub fn database_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(crate::desk::default_database_path)
+    }
+
+    pub fn clerk_name(&self) -> String {
+        self.clerk
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(crate::desk::default_clerk)
+    }
+}
+
+/// Parses the arguments and runs the command (or the window); never panics on bad input.
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            });
+        }
+    };
+    let outcome = match &cli.command {
+        None => open_window(&cli),
+        Some(command) => run_command(&cli, command),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("tokendesk: {}", err.message);
+            ExitCode::from(err.exit)
+        }
+    }
+}
+
+fn open_window(cli: &Cli) -> CliResult {
+    crate::app::run_window(cli.database_path(), cli.clerk_name())
+        .map(|()| exit::SUCCESS)
+        .map_err(|message| CliError::new(exit::FILE_OR_DATABASE, message))
+}
+
+fn run_command(cli: &Cli, command: &Command) -> CliResult {
+    let mut desk = Desk::open(&cli.database_path(), &cli.clerk_name())?;
+    match command {
+        Command::Definition { command } => commands::definition(&mut desk, command),
+        Command::Account { command } => commands::account(&mut desk, command),
+        Command::Participant { command } => commands::participant(&mut desk, command),
+        Command::Token { command } => commands::token(&mut desk, command),
+        Command::Authenticate(args) => commands::authenticate(&mut desk, args),
+        Command::DemoData(args) => commands::demo_data(&mut desk, args),
+    }
+}
 
 /// Exit status of a command (SPEC §9).
 pub mod exit {

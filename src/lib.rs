@@ -3,6 +3,7 @@
 //! Layers, outermost first: `app` (eframe shell) → `ui` (draws, emits commands) → `desk` (use
 //! cases) → `storage` (all SQL) → `domain` (pure rules). See ARCHITECTURE.md.
 
+pub mod app;
 pub mod cli;
 pub mod desk;
 pub mod domain;

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use import::{BatchCounts, NewBatch, UndoneCounts};
 pub use owners::DefinitionValues;
+pub use import::{BatchCounts, NewBatch, UndoneCounts};
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
 pub use tokens::{NewToken, TokenSecrets};
 
@@ -41,13 +41,13 @@ pub enum StoreError {
         found: u32,
         known: u32,
     },
-    #[error("the database is damaged: {0}")]
+    #[error("the database is damaged ({0}); restore it from a copy")]
     Damaged(String),
-    #[error("the database is busy: another program has held it for more than {} seconds", BUSY_TIMEOUT.as_secs())]
+    #[error("the database is busy: another program has held it for more than {} seconds; close that program or try again", BUSY_TIMEOUT.as_secs())]
     Busy,
-    #[error("the database is read-only")]
+    #[error("the database is read-only; check the file's permissions or open another file")]
     ReadOnly,
-    #[error("the disk is full")]
+    #[error("the disk is full; free some space and try again (nothing was changed)")]
     DiskFull,
     #[error("another {0} already exists")]
     Duplicate(String),
@@ -185,6 +185,13 @@ impl Store {
     /// Sets the page cache for a bulk job, in KiB.
     pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "cache_size", -kib)?;
+        Ok(())
+    }
+
+    /// Caps the database at `pages` pages, so tests can run out of space on purpose.
+    pub fn set_max_page_count(&self, pages: u64) -> Result<(), StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
         Ok(())
     }
 

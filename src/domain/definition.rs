@@ -757,3 +757,53 @@ mod tests {
         assert_eq!(partial.pass_code, DefinitionSettings::default().pass_code);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn alphabet() -> impl Strategy<Value = Alphabet> {
+        prop_oneof![
+            Just(Alphabet::Digits),
+            Just(Alphabet::Unambiguous),
+            Just(Alphabet::Alphanumeric),
+            "[A-Za-z0-9#%&*]{2,12}".prop_map(Alphabet::Custom),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a valid random rule generates satisfies that rule when checked as typed text.
+        #[test]
+        fn generated_values_satisfy_their_rule(
+            alphabet in alphabet(),
+            length in 1u32..24,
+            prefix in "[0-9]{0,3}",
+            luhn in any::<bool>(),
+            min_digits in 0u32..3,
+        ) {
+            let check_digit = if luhn { CheckDigit::Luhn } else { CheckDigit::None };
+            let rule = CredentialRule { prefix, check_digit, min_digits, ..CredentialRule::random(alphabet, length) };
+            prop_assume!(rule.check(CredentialKind::AuthenticationCode).is_ok());
+            let value = rule.generate(CredentialKind::AuthenticationCode, 0).unwrap();
+            prop_assert_eq!(value.chars().count() as u32, rule.generated_length());
+            let as_typed = CredentialRule { method: GenerationMethod::None, ..rule.clone() };
+            prop_assert!(as_typed.validate_typed(CredentialKind::AuthenticationCode, &value).is_ok(), "{}", value);
+            let characters = rule.alphabet.characters();
+            let body: String = value.chars().skip(rule.prefix.chars().count()).take(length as usize).collect();
+            prop_assert!(body.chars().all(|c| characters.contains(&c)));
+        }
+
+        /// Sequences are zero-padded, carry a valid check digit and never repeat.
+        #[test]
+        fn sequence_values_are_distinct_and_valid(start in 1u64..1_000_000, length in 7u32..10) {
+            let rule = CredentialRule { method: GenerationMethod::Sequence, length, check_digit: CheckDigit::Luhn, ..CredentialRule::default() };
+            let first = rule.generate(CredentialKind::AuthenticationCode, start).unwrap();
+            let second = rule.generate(CredentialKind::AuthenticationCode, start + 1).unwrap();
+            prop_assert_ne!(&first, &second);
+            prop_assert!(rules::luhn_is_valid(&first) && rules::luhn_is_valid(&second));
+            prop_assert_eq!(first.len() as u32, length + 1);
+        }
+    }
+}

@@ -230,3 +230,54 @@ mod tests {
         assert_eq!(TokenState::parse("revoked"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn action() -> impl Strategy<Value = TokenAction> {
+        prop_oneof![
+            Just(TokenAction::Verify),
+            Just(TokenAction::ReissueVerification),
+            Just(TokenAction::Deactivate),
+            Just(TokenAction::DeactivateOnLastUnlink),
+            Just(TokenAction::Activate),
+            Just(TokenAction::Delete),
+        ]
+    }
+
+    proptest! {
+        /// Whatever actions are applied, a token only ever moves along the table of §5.
+        #[test]
+        fn no_sequence_of_actions_leaves_the_table(
+            start_pending in any::<bool>(),
+            steps in proptest::collection::vec((action(), any::<bool>(), any::<bool>()), 0..40),
+        ) {
+            let mut state = if start_pending { TokenState::PendingVerification } else { TokenState::Effective };
+            for (action, linked, active) in steps {
+                let links = LinkFacts { active_owner: (linked && active).then(|| "participant RP1".to_owned()), is_linked: linked };
+                match transition(state, action, &links) {
+                    Ok(Transition::To(next)) => {
+                        let allowed = matches!(
+                            (state, next),
+                            (TokenState::PendingVerification, TokenState::Effective | TokenState::PendingVerification)
+                                | (TokenState::Effective, TokenState::NotEffective)
+                                | (TokenState::NotEffective, TokenState::Effective)
+                        );
+                        prop_assert!(allowed, "{:?} -> {:?}", state, next);
+                        prop_assert!(!(action == TokenAction::Deactivate && links.active_owner.is_some()));
+                        state = next;
+                    }
+                    Ok(Transition::Deleted) => {
+                        prop_assert_eq!(state, TokenState::NotEffective);
+                        prop_assert!(!links.is_linked);
+                        break;
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}

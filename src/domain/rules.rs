@@ -31,7 +31,7 @@ pub fn luhn_is_valid(value: &str) -> bool {
         return false;
     }
     let (body, check) = value.split_at(value.len() - 1);
-    check.chars().next() == Some(luhn_check_digit(body))
+    check.starts_with(luhn_check_digit(body))
 }
 
 /// The phone number with spaces, dashes, dots and parentheses removed, if it is one (R5).

@@ -305,7 +305,7 @@ impl Db<'_> {
         let mut position = 0usize;
         while let Some(row) = rows.next()? {
             position += 1;
-            if position % stride == 0 {
+            if position.is_multiple_of(stride) {
                 if should_stop() {
                     break;
                 }
@@ -423,7 +423,7 @@ impl Db<'_> {
         let (mut anchors, mut position) = (vec![0], 0usize);
         while let Some(row) = rows.next()? {
             position += 1;
-            if position % stride == 0 {
+            if position.is_multiple_of(stride) {
                 anchors.push(row.get(0)?);
             }
         }

@@ -1,1 +1,14 @@
+//! The single integration-test binary. Each file is a module; add new ones here.
 
+// Helpers outside #[test] functions may unwrap too: a failure is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod architecture;
+mod cli_life;
+mod desk_definitions;
+mod desk_owners;
+mod desk_tokens;
+mod hardening;
+mod storage_files;

@@ -1,0 +1,188 @@
+//! The database file: creation, permissions, foreign and newer files, the append-only audit log.
+
+use std::path::Path;
+
+use tokendesk::desk::Desk;
+use tokendesk::storage::{Store, StoreError};
+
+fn open_error(path: &Path) -> String {
+    match Store::open(path) {
+        Ok(_) => panic!("{} should have been refused", path.display()),
+        Err(err) => tokendesk::desk::DeskError::from(err).sentence(),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_byte_for_byte_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let content = b"these are a clerk's notes, not a database\n".repeat(200);
+    std::fs::write(&path, &content).unwrap();
+    let err = open_error(&path);
+    assert!(
+        err.contains("is not a Token Desk database") && err.contains("left untouched"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), content);
+    assert!(!dir.path().join("notes.txt-wal").exists());
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE recipes (name TEXT); INSERT INTO recipes VALUES ('bread');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = open_error(&path);
+    assert!(err.contains("is not a Token Desk database"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    drop(Store::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = open_error(&path);
+    assert!(
+        err.contains("newer version") && err.contains("schema 99"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_folder_is_not_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(open_error(dir.path()).contains("not a Token Desk database"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_file_is_created_owner_only_in_a_new_folder() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new").join("folder").join("desk.sqlite3");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    store.integrity_check().unwrap();
+}
+
+#[test]
+fn reopening_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    let mut desk = Desk::new(
+        Store::open(&path).unwrap(),
+        tokendesk::domain::SecretHasher::cheap_for_tests(),
+        "clerk",
+    );
+    let number = desk.create_account("Northwind").unwrap().number;
+    drop(desk);
+    let desk = Desk::new(
+        Store::open(&path).unwrap(),
+        tokendesk::domain::SecretHasher::cheap_for_tests(),
+        "clerk",
+    );
+    assert_eq!(desk.account(&number).unwrap().name, "Northwind");
+    assert_eq!(
+        desk.definitions().unwrap().len(),
+        1,
+        "the Standard definition is seeded only once"
+    );
+}
+
+#[test]
+fn the_audit_log_refuses_updates_and_deletions() {
+    let mut desk = crate::support::fresh_desk();
+    desk.create_account("Northwind").unwrap();
+    for sql in [
+        "UPDATE audit_events SET clerk = 'someone else'",
+        "DELETE FROM audit_events",
+    ] {
+        let result: Result<usize, StoreError> =
+            desk.store_mut().write(|tx| tx.execute_raw_for_tests(sql));
+        let err = result.expect_err("the audit log is append-only");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+    assert!(
+        desk.audit_events(&Default::default(), i64::MAX, 10)
+            .unwrap()
+            .len()
+            >= 2
+    );
+}
+
+#[test]
+fn r10_the_database_itself_refuses_a_second_effective_definition() {
+    let mut desk = crate::support::fresh_desk();
+    desk.create_definition(&tokendesk::desk::DefinitionDraft {
+        name: "Gold".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let result: Result<usize, StoreError> = desk
+        .store_mut()
+        .write(|tx| tx.execute_raw_for_tests("UPDATE definitions SET is_effective = 1"));
+    assert!(
+        matches!(result, Err(StoreError::Duplicate(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_the_change_with_one_sentence_and_keeps_the_data() {
+    let mut desk = crate::support::fresh_desk();
+    desk.create_account("Northwind").unwrap();
+    let pages: u64 = desk.store().db().page_count().unwrap();
+    desk.store().set_max_page_count(pages).unwrap();
+    let long_name = "N".repeat(190);
+    let mut failure = None;
+    for _ in 0..500 {
+        if let Err(err) = desk.create_account(&long_name) {
+            failure = Some(err.sentence());
+            break;
+        }
+    }
+    let failure = failure.expect("the capped database fills up");
+    assert_eq!(
+        failure,
+        "The disk is full; free some space and try again (nothing was changed)."
+    );
+    desk.store().integrity_check().unwrap();
+    assert_eq!(desk.account("ACR0000000001").unwrap().name, "Northwind");
+}
+
+#[test]
+fn a_database_locked_by_another_program_gives_a_clear_message() {
+    let mut desk = crate::support::fresh_desk();
+    let other = rusqlite::Connection::open(desk.path()).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let err = desk.create_account("Northwind").unwrap_err().sentence();
+    assert!(
+        err.starts_with(
+            "The database is busy: another program has held it for more than 5 seconds"
+        ),
+        "{err}"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        desk.create_account("Northwind").is_ok(),
+        "works again once the other program lets go"
+    );
+}
