@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use owners::DefinitionValues;
 pub use import::{BatchCounts, NewBatch, UndoneCounts};
+pub use owners::DefinitionValues;
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
 pub use tokens::{NewToken, TokenSecrets};
 

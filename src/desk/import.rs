@@ -232,6 +232,14 @@ pub fn import_tokens(
     store.set_cache_kib(IMPORT_CACHE_KIB)?;
     let result = run_passes(store, hasher, request, output, &facts);
     store.set_cache_kib(DEFAULT_CACHE_KIB)?;
+    if result.is_err() {
+        // Nothing was applied, so rows reported so far and secrets written so far mean nothing.
+        // A failure to empty them is secondary to the error being returned.
+        let _ = output.report.restart();
+        if let Some(credentials) = output.credentials.as_deref_mut() {
+            let _ = credentials.restart();
+        }
+    }
     result
 }
 
@@ -404,7 +412,7 @@ fn run_pass(
                 Err(err) => return Err(csv_error(&err).into()),
             }
             rows += 1;
-            if rows % PROGRESS_EVERY_ROWS == 0 {
+            if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
                 let done_bytes = reader.position().byte();
                 (pass.output.progress)(ImportProgress {
                     rows,
@@ -415,7 +423,9 @@ fn run_pass(
                     return Err(ImportError::Cancelled.into());
                 }
             }
-            let line = record.position().map_or(0, csv::Position::line);
+            let line = reader
+                .get_ref()
+                .line_at(record.position().map_or(0, csv::Position::byte));
             pass.take_row(&record, line, &columns, pool.as_ref())?;
             pass.pump(pool.as_ref(), false)?;
         }
@@ -470,7 +480,7 @@ enum Entry {
 /// What a row comes to.
 enum Verdict {
     Rejected(String),
-    Unchanged(TokenRecord),
+    Unchanged(Box<TokenRecord>),
     Accepted(Box<PendingToken>, Vec<Secret>),
 }
 
@@ -864,7 +874,7 @@ impl Pass<'_, '_, '_, '_> {
         if let Some(key) = identifier_key {
             self.remember(KeyKind::Identifier, key, line);
         }
-        Ok(Some(Verdict::Unchanged(token)))
+        Ok(Some(Verdict::Unchanged(Box::new(token))))
     }
 
     /// Finds the row's owners, or plans new ones with `create_owners`. `Ok(Err(message))`
@@ -896,10 +906,16 @@ impl Pass<'_, '_, '_, '_> {
                     if let Some(problem) = check_owner_number("account number", number) {
                         return Ok(Err(problem));
                     }
-                    let Ok(name) = parse_name(row.account_name) else {
-                        return Ok(Err(format!(
-                            "account {number} is new, so it needs an account_name (at most 200 characters) to be created"
-                        )));
+                    let name = match parse_name(row.account_name) {
+                        Ok(name) => name,
+                        Err(_) if row.account_name.is_empty() => {
+                            return Ok(Err(format!(
+                                "account {number} is new, so it needs an account_name to be created"
+                            )));
+                        }
+                        Err(problem) => {
+                            return Ok(Err(format!("the account_name {}", problem.problem)));
+                        }
                     };
                     Some(Owner::New(planned_account(number, &name)))
                 }
@@ -918,10 +934,16 @@ impl Pass<'_, '_, '_, '_> {
                     if let Some(problem) = check_owner_number("participant number", number) {
                         return Ok(Err(problem));
                     }
-                    let Ok(name) = parse_name(row.participant_name) else {
-                        return Ok(Err(format!(
-                            "participant {number} is new, so it needs a participant_name (at most 200 characters) to be created"
-                        )));
+                    let name = match parse_name(row.participant_name) {
+                        Ok(name) => name,
+                        Err(_) if row.participant_name.is_empty() => {
+                            return Ok(Err(format!(
+                                "participant {number} is new, so it needs a participant_name to be created"
+                            )));
+                        }
+                        Err(problem) => {
+                            return Ok(Err(format!("the participant_name {}", problem.problem)));
+                        }
                     };
                     let Some(account) = &account else {
                         return Ok(Err(format!(

@@ -11,4 +11,5 @@ mod desk_definitions;
 mod desk_owners;
 mod desk_tokens;
 mod hardening;
+mod import;
 mod storage_files;

@@ -1,5 +1,7 @@
 //! The import file: where it comes from, its SHA-256 and UTF-8 check, the delimiter and the header.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
 
@@ -124,11 +126,14 @@ pub(super) fn detect_delimiter(header: &[u8]) -> u8 {
         .map_or(b',', |(d, _)| *d)
 }
 
+/// The rows of the file, with their line numbers tracked.
+pub(super) type RowReader<'a> = csv::Reader<LineTracker<Box<dyn Read + 'a>>>;
+
 /// Opens the rows for reading: the BOM skipped, the delimiter set, quoting per RFC 4180.
 pub(super) fn csv_reader<'a>(
     source: &ImportSource<'a>,
     delimiter: u8,
-) -> Result<csv::Reader<Box<dyn Read + 'a>>, ImportError> {
+) -> Result<RowReader<'a>, ImportError> {
     let mut reader = BufReader::with_capacity(1 << 16, source.open()?);
     let starts_with_bom = reader
         .fill_buf()
@@ -138,12 +143,57 @@ pub(super) fn csv_reader<'a>(
         reader.consume(BOM.len());
     }
     let boxed: Box<dyn Read + 'a> = Box::new(reader);
+    let tracked = LineTracker {
+        inner: boxed,
+        read_bytes: 0,
+        newlines: RefCell::new(VecDeque::new()),
+        passed: Cell::new(0),
+    };
     Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(boxed))
+        .from_reader(tracked))
+}
+
+/// Passes the bytes through and remembers where the line breaks are, so that a record's byte
+/// offset gives its line. (The csv crate counts a record after CRLF as starting on the line
+/// before.) Only the line breaks not yet passed by the reader are kept.
+pub(super) struct LineTracker<R> {
+    inner: R,
+    read_bytes: u64,
+    newlines: RefCell<VecDeque<u64>>,
+    passed: Cell<u64>,
+}
+
+impl<R> LineTracker<R> {
+    /// The line of the record starting at `byte`: 1 + the line breaks before it, counting one
+    /// at `byte` itself (the `\n` of a CRLF that ended the previous record).
+    pub fn line_at(&self, byte: u64) -> u64 {
+        let mut newlines = self.newlines.borrow_mut();
+        while newlines.front().is_some_and(|&at| at <= byte) {
+            newlines.pop_front();
+            self.passed.set(self.passed.get() + 1);
+        }
+        self.passed.get() + 1
+    }
+}
+
+impl<R: Read> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        let newlines = self.newlines.get_mut();
+        for (index, _) in buf[..read]
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'\n')
+        {
+            newlines.push_back(self.read_bytes + index as u64);
+        }
+        self.read_bytes += read as u64;
+        Ok(read)
+    }
 }
 
 /// A column of the import file (SPEC §7.1).
