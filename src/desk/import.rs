@@ -327,6 +327,22 @@ fn run_pass(
     facts: &source::FileFacts,
     mode: Mode,
 ) -> Result<ImportSummary, Flow> {
+    // The file's own problems come first: they are what the clerk must fix.
+    let mut reader = source::csv_reader(&request.source, facts.delimiter)?;
+    let mut record = csv::StringRecord::new();
+    let header_found = reader
+        .read_record(&mut record)
+        .map_err(|err| csv_error(&err))?;
+    if !header_found {
+        return Err(ImportError::Empty.into());
+    }
+    if record.iter().all(|field| field.trim().is_empty()) {
+        return Err(ImportError::Header(
+            "the first line is blank; it must be the header row naming the columns".to_owned(),
+        )
+        .into());
+    }
+    let columns = Columns::from_header(&record)?;
     let options = request.options;
     let definition = tx.effective_definition()?.ok_or_else(|| {
         ImportError::from(DeskError::refused(
@@ -355,21 +371,6 @@ fn run_pass(
         started_at: &at,
         clerk: request.clerk,
     })?;
-    let mut reader = source::csv_reader(&request.source, facts.delimiter)?;
-    let mut record = csv::StringRecord::new();
-    let header_found = reader
-        .read_record(&mut record)
-        .map_err(|err| csv_error(&err))?;
-    if !header_found {
-        return Err(ImportError::Empty.into());
-    }
-    if record.iter().all(|field| field.trim().is_empty()) {
-        return Err(ImportError::Header(
-            "the first line is blank; it must be the header row naming the columns".to_owned(),
-        )
-        .into());
-    }
-    let columns = Columns::from_header(&record)?;
     let valid_hours = i64::from(settings.verification.valid_hours);
     let mut pass = Pass {
         tx,

@@ -1051,3 +1051,226 @@ fn report_outcomes_have_their_spec_names() {
     .collect();
     assert_eq!(names, ["created", "unchanged", "rejected", "would_create"]);
 }
+
+#[test]
+fn the_sample_file_imports_into_a_new_database() {
+    let mut desk = fresh_desk();
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/sample_import.csv"
+    ))
+    .unwrap();
+    let run = import_with(&mut desk, &sample, create_owners(), true, None);
+    check(
+        &run,
+        "applied 5/0/0",
+        &[
+            "2 created",
+            "3 created",
+            "4 created",
+            "5 created",
+            "6 created",
+        ],
+    );
+    assert_eq!(desk.participant("RP-1003").unwrap().name, "Hopper, Grace");
+    assert_eq!(desk.account("ACR-2001").unwrap().participant_count, 2);
+}
+
+#[test]
+fn blank_lines_are_skipped_and_do_not_shift_line_numbers() {
+    let mut desk = card_desk();
+    let run = import(
+        &mut desk,
+        "authentication_code\r\n\r\nB1\r\n\r\n\r\nB2\r\n",
+        defaults(),
+    );
+    check(&run, "applied 2/0/0", &["3 created", "6 created"]);
+}
+
+/// The built binary, on a database in a temporary folder.
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.path(name), text).unwrap();
+        self.path(name).display().to_string()
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tokendesk"));
+        command
+            .arg("--db")
+            .arg(self.path("desk.sqlite3"))
+            .args(["--clerk", "tester"])
+            .env_remove("TOKENDESK_DB");
+        command
+    }
+
+    /// Runs the binary; returns exit status, standard output and standard error.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self.command().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr,
+        )
+    }
+}
+
+#[test]
+fn cli_import_writes_the_report_and_an_owner_only_credentials_file() {
+    let cli = Cli::new();
+    let definition = cli.write(
+        "pin.json",
+        r#"{"name": "Generated PIN", "settings": {"pass_code": {"method": "random", "alphabet": "digits", "length": 6}}}"#,
+    );
+    assert_eq!(cli.run(&["definition", "add", &definition]).0, 0);
+    assert_eq!(cli.run(&["definition", "activate", "GP"]).0, 0);
+    let file = cli.write(
+        "people.csv",
+        "identifier\nada@example.com\ngrace@example.com\n",
+    );
+    let report = cli.path("report.csv").display().to_string();
+    let credentials = cli.path("secrets.csv").display().to_string();
+
+    let (status, _, stderr) = cli.run(&["import", &file, "--report", &report]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("--credentials FILE"), "{stderr}");
+    assert!(
+        !cli.path("report.csv").exists(),
+        "no report of an import that did not start"
+    );
+
+    let (status, stdout, stderr) = cli.run(&[
+        "import",
+        &file,
+        "--report",
+        &report,
+        "--credentials",
+        &credentials,
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["created"], 2);
+    assert_eq!(summary["generated_secrets"], 2);
+    assert!(stderr.contains("Imported as batch 1"), "{stderr}");
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = report_text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "line,outcome,token_number,authentication_code,message"
+    );
+    assert!(
+        lines[1].starts_with("2,created,AT0000000001,"),
+        "{report_text}"
+    );
+    assert_eq!(lines.len(), 3);
+    let secrets = std::fs::read_to_string(&credentials).unwrap();
+    assert!(
+        secrets.starts_with(
+            "token_number,authentication_code,identifier,pass_code,verification_code\n"
+        )
+    );
+    assert!(secrets.contains(",ada@example.com,"), "{secrets}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&credentials)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Refusals exit with 1, file trouble with 3.
+    let unknown = cli.write("bad.csv", "identifier,passcode\nx,1\n");
+    let (status, _, stderr) = cli.run(&["import", &unknown]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("unknown column \"passcode\""), "{stderr}");
+    let (status, _, _) = cli.run(&["import", &cli.path("missing.csv").display().to_string()]);
+    assert_eq!(status, 3);
+    let (status, _, stderr) = cli.run(&["import", &file, "--credentials", &credentials]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("already imported as batch 1"), "{stderr}");
+
+    let (status, stdout, _) = cli.run(&["batch", "list"]);
+    assert_eq!(status, 0);
+    let batches: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(batches[0]["created"], 2);
+    let (status, stdout, _) = cli.run(&["batch", "undo", "1"]);
+    assert_eq!(status, 0);
+    let undone: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(undone["tokens"], 2);
+    let (status, _, stderr) = cli.run(&["batch", "undo", "1"]);
+    assert_eq!(status, 1, "{stderr}");
+}
+
+#[test]
+fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
+    let cli = Cli::new();
+    let definition = cli.write(
+        "cards.json",
+        r#"{"name": "Cards", "settings": {"authentication_code": {"method": "none", "min_length": 1, "max_length": 64}}}"#,
+    );
+    assert_eq!(cli.run(&["definition", "add", &definition]).0, 0);
+    assert_eq!(cli.run(&["definition", "activate", "C"]).0, 0);
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..200_000 {
+        csv.push_str(&format!("KILL{n:08}\n"));
+    }
+    let file = cli.write("cards.csv", &csv);
+    let mut child = cli
+        .command()
+        .args(["import", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import is writing (the write-ahead log grows), then pull the plug.
+    let wal = cli.path("desk.sqlite3-wal");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 4 << 20 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be killed"
+        );
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the import never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    {
+        let desk = Desk::new(
+            tokendesk::storage::Store::open(&cli.path("desk.sqlite3")).unwrap(),
+            tokendesk::domain::SecretHasher::cheap_for_tests(),
+            "checker",
+        );
+        desk.store()
+            .integrity_check()
+            .expect("integrity_check is ok");
+        assert_eq!(tokens(&desk), 0, "none of the batch was applied");
+        assert!(desk.batches().unwrap().is_empty());
+    }
+    let (status, stdout, stderr) = cli.run(&["import", &file]);
+    assert_eq!(status, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["created"], 200_000);
+}

@@ -143,12 +143,7 @@ pub(super) fn csv_reader<'a>(
         reader.consume(BOM.len());
     }
     let boxed: Box<dyn Read + 'a> = Box::new(reader);
-    let tracked = LineTracker {
-        inner: boxed,
-        read_bytes: 0,
-        newlines: RefCell::new(VecDeque::new()),
-        passed: Cell::new(0),
-    };
+    let tracked = LineTracker::new(boxed);
     Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -158,38 +153,55 @@ pub(super) fn csv_reader<'a>(
 }
 
 /// Passes the bytes through and remembers where the line breaks are, so that a record's byte
-/// offset gives its line. (The csv crate counts a record after CRLF as starting on the line
-/// before.) Only the line breaks not yet passed by the reader are kept.
+/// offset gives its line. (The csv crate places a record after CRLF or blank lines at the first
+/// line break it skipped.) Only the breaks not yet passed by the reader are kept.
 pub(super) struct LineTracker<R> {
     inner: R,
     read_bytes: u64,
-    newlines: RefCell<VecDeque<u64>>,
-    passed: Cell<u64>,
+    /// Offsets of `\r` (false) and `\n` (true) bytes read but not yet passed.
+    breaks: RefCell<VecDeque<(u64, bool)>>,
+    passed_lines: Cell<u64>,
 }
 
 impl<R> LineTracker<R> {
-    /// The line of the record starting at `byte`: 1 + the line breaks before it, counting one
-    /// at `byte` itself (the `\n` of a CRLF that ended the previous record).
-    pub fn line_at(&self, byte: u64) -> u64 {
-        let mut newlines = self.newlines.borrow_mut();
-        while newlines.front().is_some_and(|&at| at <= byte) {
-            newlines.pop_front();
-            self.passed.set(self.passed.get() + 1);
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            read_bytes: 0,
+            breaks: RefCell::new(VecDeque::new()),
+            passed_lines: Cell::new(0),
         }
-        self.passed.get() + 1
+    }
+
+    /// The line of the record the csv reader places at `byte`: line breaks before it, and the
+    /// run of line breaks starting at it (skipped, not part of the record), are counted.
+    pub fn line_at(&self, byte: u64) -> u64 {
+        let mut breaks = self.breaks.borrow_mut();
+        let mut next = byte;
+        while let Some(&(at, is_newline)) = breaks.front() {
+            if at > next {
+                break;
+            }
+            if at == next {
+                next += 1;
+            }
+            if is_newline {
+                self.passed_lines.set(self.passed_lines.get() + 1);
+            }
+            breaks.pop_front();
+        }
+        self.passed_lines.get() + 1
     }
 }
 
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buf)?;
-        let newlines = self.newlines.get_mut();
-        for (index, _) in buf[..read]
-            .iter()
-            .enumerate()
-            .filter(|(_, byte)| **byte == b'\n')
-        {
-            newlines.push_back(self.read_bytes + index as u64);
+        let breaks = self.breaks.get_mut();
+        for (index, byte) in buf[..read].iter().enumerate() {
+            if *byte == b'\n' || *byte == b'\r' {
+                breaks.push_back((self.read_bytes + index as u64, *byte == b'\n'));
+            }
         }
         self.read_bytes += read as u64;
         Ok(read)
