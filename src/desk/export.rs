@@ -80,16 +80,11 @@ pub struct ExportSummary {
 }
 
 /// Guards one cell against spreadsheet formula injection (R61): a cell beginning with `=`, `+`,
-/// `-`, `@`, TAB or CR gets a leading `'`.
-///
-/// The import removes one `'` before `=`, `+`, `-` or `@`; so that a value which itself begins
-/// with quotes before such a character survives the round trip, it gets one more `'` too.
+/// `-`, `@`, TAB or CR gets a leading `'`. The import removes one `'` before `=`, `+`, `-` or
+/// `@` (SPEC §7.1), so guarded values come back as they were. (Identifiers and names cannot hold
+/// TAB or CR; the guard covers them anyway.)
 pub fn guard_cell(value: &str) -> Cow<'_, str> {
-    let is_formula_start = |text: &str| text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let unquoted = value.trim_start_matches('\'');
-    let needs_guard = is_formula_start(value)
-        || (unquoted.len() < value.len() && unquoted.starts_with(['=', '+', '-', '@']));
-    if needs_guard {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         Cow::Owned(format!("'{value}"))
     } else {
         Cow::Borrowed(value)

@@ -252,6 +252,17 @@ pub struct WorklistPage {
     pub next: Option<TokenCursor>,
 }
 
+/// The columns of the export of participants without an Effective token.
+pub const PARTICIPANT_WORKLIST_COLUMNS: [&str; 7] = [
+    "participant_number",
+    "participant_name",
+    "account_number",
+    "account_name",
+    "state",
+    "signed_up_on",
+    "token_count",
+];
+
 /// Rows read per step while looking for tokens that fail the Effective definition.
 const SCAN_PAGE_ROWS: usize = 2_000;
 
@@ -539,5 +550,95 @@ impl Desk {
             should_stop,
         };
         self.export_run(&description, run, options, out)
+    }
+
+    /// Exports the participants without an Effective token as CSV
+    /// ([`PARTICIPANT_WORKLIST_COLUMNS`]), guarded and audited like the token export (R61, R62).
+    pub fn export_participants_without_effective_token(
+        &mut self,
+        options: ExportOptions,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(ExportProgress),
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<ExportSummary, DeskError> {
+        let total_rows = self
+            .store
+            .db()
+            .participant_coverage()?
+            .without_effective_token;
+        let mut sink = HashingWriter::new(out);
+        let mut rows = 0u64;
+        let mut was_cancelled = false;
+        let written = (|| -> Result<(), DeskError> {
+            if options.excel_bom {
+                sink.write_all("\u{FEFF}".as_bytes())
+                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
+            }
+            let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
+            writer
+                .write_record(PARTICIPANT_WORKLIST_COLUMNS)
+                .map_err(csv_write_error)?;
+            let mut after_id = 0;
+            loop {
+                if should_stop() {
+                    was_cancelled = true;
+                    break;
+                }
+                let page = self
+                    .store
+                    .db()
+                    .participants_without_effective_token(after_id, SCAN_PAGE_ROWS)?;
+                let Some(last) = page.last() else {
+                    break;
+                };
+                after_id = last.id;
+                for participant in &page {
+                    let cells = [
+                        participant.number.clone(),
+                        participant.name.clone(),
+                        participant.account_number.clone(),
+                        participant.account_name.clone(),
+                        participant.state.as_str().to_owned(),
+                        participant.signed_up_on.clone(),
+                        participant.token_count.to_string(),
+                    ];
+                    writer
+                        .write_record(cells.iter().map(|cell| guard_cell(cell).into_owned()))
+                        .map_err(csv_write_error)?;
+                    rows += 1;
+                }
+                progress(ExportProgress {
+                    rows_written: rows,
+                    rows_scanned: rows,
+                    total_rows,
+                });
+                if page.len() < SCAN_PAGE_ROWS {
+                    break;
+                }
+            }
+            writer
+                .flush()
+                .map_err(|err| csv_write_error(csv::Error::from(err)))
+        })();
+        let (bytes, sha256) = sink.finish();
+        let outcome = match (&written, was_cancelled) {
+            (Err(err), _) => format!("failed ({err})"),
+            (Ok(()), true) => "cancelled".to_owned(),
+            (Ok(()), false) => "completed".to_owned(),
+        };
+        let details = format!(
+            "export of participants (worklist: {}) {outcome}; {rows} rows; sha256 {sha256}",
+            Worklist::ParticipantsWithoutEffectiveToken.title()
+        );
+        self.change(|tx, audit| {
+            Ok(audit.record(tx, "export.participants", "export", "", details)?)
+        })?;
+        written?;
+        Ok(ExportSummary {
+            rows,
+            bytes,
+            sha256,
+            was_cancelled,
+        })
     }
 }

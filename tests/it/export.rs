@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone as _, Utc};
 use sha2::{Digest as _, Sha256};
 use tokendesk::desk::bulk::{BulkAction, BulkOutcome};
-use tokendesk::desk::export::{ExportOptions, ExportSummary, TOKEN_EXPORT_COLUMNS, guard_cell};
-use tokendesk::desk::reports::{Worklist, credential_problems};
+use tokendesk::desk::export::{
+    ExportOptions, ExportSummary, TOKEN_EXPORT_COLUMNS, guard_cell, token_export_cells,
+};
+use tokendesk::desk::reports::{PARTICIPANT_WORKLIST_COLUMNS, Worklist, credential_problems};
 use tokendesk::desk::{Credentials, DefinitionDraft, Desk, DeskError, TokenDraft, TokenFilter};
 use tokendesk::domain::{
     CheckDigit, CredentialRule, DefinitionSettings, GenerationMethod, OwnerKind, Secret,
@@ -313,6 +315,64 @@ fn guard_prefixes_formula_cells_in_the_export() {
     );
 }
 
+/// SPEC §7.1: the import removes one leading `'` before `=`, `+`, `-` or `@`.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => cell,
+    }
+}
+
+#[test]
+fn exported_cells_read_back_as_the_stored_values() {
+    let mut k = known();
+    let (bytes, _) = export(&mut k.desk, &TokenFilter::default(), false);
+    let (_, rows) = parse(&bytes);
+    for row in &rows {
+        let token = k.desk.token(&row[0]).unwrap();
+        let stored: Vec<String> = token_export_cells(&token)
+            .iter()
+            .map(|cell| cell.to_string())
+            .collect();
+        let read_back: Vec<&str> = row.iter().map(|cell| unguard(cell)).collect();
+        assert_eq!(read_back, stored);
+    }
+}
+
+#[test]
+fn participants_without_an_effective_token_export() {
+    let mut k = known();
+    let mut out = Vec::new();
+    let summary = k
+        .desk
+        .export_participants_without_effective_token(
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(summary.rows, 1);
+    let (header, rows) = parse(&out);
+    assert_eq!(header, PARTICIPANT_WORKLIST_COLUMNS);
+    assert_eq!(rows[0][0], k.participants[2]);
+    assert_eq!(rows[0][3], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(rows[0][6], "1");
+    let events = k
+        .desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.participants".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            1,
+        )
+        .unwrap();
+    assert!(events[0].details.contains(&summary.sha256));
+    assert!(events[0].details.contains("; 1 rows;"));
+}
+
 #[test]
 fn guard_covers_equals_plus_minus_at_tab_and_cr() {
     for (value, guarded) in [
@@ -326,9 +386,7 @@ fn guard_covers_equals_plus_minus_at_tab_and_cr() {
         ("a=b", "a=b"),
         ("", ""),
         ("'plain", "'plain"),
-        // A value that itself starts with a quote before a formula character keeps it through
-        // the import, which removes exactly one quote.
-        ("'=x", "''=x"),
+        (" =x", " =x"),
     ] {
         assert_eq!(guard_cell(value), guarded, "{value:?}");
     }
