@@ -8,9 +8,11 @@ mod definitions;
 pub mod demo;
 mod error;
 pub mod export;
+pub mod jobs;
 mod owners;
 pub mod reports;
 mod tokens;
+pub mod views;
 
 use std::path::Path;
 use std::sync::Arc;

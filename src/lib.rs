@@ -8,3 +8,6 @@ pub mod cli;
 pub mod desk;
 pub mod domain;
 pub mod storage;
+pub mod ui;
+
+pub use app::{TokenDeskApp, run_window};

@@ -13,3 +13,5 @@ mod desk_tokens;
 mod export;
 mod hardening;
 mod storage_files;
+mod ui_support;
+mod ui_window;

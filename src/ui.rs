@@ -1,0 +1,553 @@
+//! Everything drawn. Reads the data the app cached, pushes [`Command`]s; never holds a store
+//! and never calls the database: the app applies the commands after drawing.
+
+mod audit;
+mod definitions;
+mod owners;
+mod tokens;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::desk::views::{AuditFilter, TokenIndex};
+use crate::desk::{Credentials, DefinitionDraft, SortDirection, TokenDraft, TokenSort};
+use crate::domain::{
+    AccountRecord, AccountState, AuditEvent, DefinitionRecord, OwnerKind, ParticipantRecord,
+    Secret, TokenRecord, TokenState,
+};
+
+pub use tokens::PAGE_ROWS;
+
+/// The places of the left navigation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Place {
+    #[default]
+    Tokens,
+    Participants,
+    Accounts,
+    Definitions,
+    Imports,
+    Reports,
+    AuditLog,
+}
+
+impl Place {
+    pub const ALL: [Self; 7] = [
+        Self::Tokens,
+        Self::Participants,
+        Self::Accounts,
+        Self::Definitions,
+        Self::Imports,
+        Self::Reports,
+        Self::AuditLog,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Tokens => "Tokens",
+            Self::Participants => "Participants",
+            Self::Accounts => "Accounts",
+            Self::Definitions => "Definitions",
+            Self::Imports => "Imports",
+            Self::Reports => "Reports",
+            Self::AuditLog => "Audit log",
+        }
+    }
+}
+
+/// What eframe saves between runs: view preferences only, never clerk data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ViewState {
+    pub place: Place,
+    pub token_search: String,
+    pub token_state: Option<TokenState>,
+    pub token_definition: Option<i64>,
+    pub token_sort: TokenSort,
+    pub token_direction: SortDirection,
+    pub participant_search: String,
+    pub account_search: String,
+    pub audit_filter: AuditFilter,
+    pub last_database: Option<PathBuf>,
+}
+
+/// A message for the clerk: one sentence, good or bad news.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub is_error: bool,
+    pub text: String,
+}
+
+/// Secrets just generated, shown once with copy buttons.
+#[derive(Clone, Debug)]
+pub struct ShownSecrets {
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+}
+
+/// The selected token with its history.
+#[derive(Clone, Debug)]
+pub struct TokenDetail {
+    pub token: TokenRecord,
+    pub history: Vec<AuditEvent>,
+    /// R20's refusal, when the clerk just tried to deactivate a linked token.
+    pub refusal: Option<String>,
+}
+
+/// The token table: the index (count and page anchors) and the pages fetched so far.
+#[derive(Debug, Default)]
+pub struct TokenRows {
+    pub index: Option<TokenIndex>,
+    pub is_indexing: bool,
+    pub pages: HashMap<usize, Vec<TokenRecord>>,
+}
+
+impl TokenRows {
+    /// Rows the table shows: the full count once known, else the first page.
+    pub fn row_count(&self) -> usize {
+        match &self.index {
+            Some(index) => usize::try_from(index.count).unwrap_or(usize::MAX),
+            None => self.pages.get(&0).map_or(0, Vec::len),
+        }
+    }
+
+    /// The row at `index`, if its page is cached.
+    pub fn row(&self, index: usize) -> Option<&TokenRecord> {
+        self.pages
+            .get(&(index / PAGE_ROWS))
+            .and_then(|page| page.get(index % PAGE_ROWS))
+    }
+}
+
+/// What the app read from the database for the panels to draw.
+#[derive(Default)]
+pub struct Data {
+    pub database: String,
+    pub clerk: String,
+    pub total_tokens: u64,
+    pub tokens: TokenRows,
+    pub selected_token: Option<TokenDetail>,
+    pub definitions: Vec<DefinitionRecord>,
+    pub definition_usage: HashMap<i64, u64>,
+    pub participants: Vec<ParticipantRecord>,
+    pub participants_total: u64,
+    pub accounts: Vec<AccountRecord>,
+    pub accounts_total: u64,
+    pub selected_participant: Option<(ParticipantRecord, Vec<TokenRecord>)>,
+    pub selected_account: Option<(AccountRecord, Vec<TokenRecord>, Vec<ParticipantRecord>)>,
+    pub eligible_tokens: Vec<TokenRecord>,
+    pub audit: Vec<AuditEvent>,
+    pub audit_has_more: bool,
+    pub notice: Option<Notice>,
+    pub secrets: Option<ShownSecrets>,
+    pub check_outcome: Option<Notice>,
+    pub is_picking_file: bool,
+}
+
+impl Data {
+    pub fn effective_definition(&self) -> Option<&DefinitionRecord> {
+        self.definitions
+            .iter()
+            .find(|definition| definition.is_effective)
+    }
+}
+
+/// Every intent the clerk can raise. The app applies them after drawing.
+#[derive(Debug)]
+pub enum Command {
+    Navigate(Place),
+    TokenListChanged,
+    FetchTokenPage(usize),
+    SelectToken(String),
+    CreateToken(TokenDraft),
+    SetTokenState {
+        number: String,
+        target: TokenState,
+        reason: String,
+    },
+    DeleteToken(String),
+    ResetPassCode {
+        number: String,
+        typed: Option<Secret>,
+    },
+    VerifyToken {
+        number: String,
+        code: Secret,
+    },
+    ReissueVerificationCode(String),
+    UnlockToken {
+        number: String,
+        reason: String,
+    },
+    CheckCredentials(Credentials),
+    AddTokenToOwner {
+        kind: OwnerKind,
+        owner: String,
+        token: String,
+    },
+    RemoveTokenFromOwner {
+        kind: OwnerKind,
+        owner: String,
+        token: String,
+    },
+    SearchEligibleTokens {
+        kind: OwnerKind,
+        text: String,
+    },
+    OwnersChanged(OwnerKind),
+    SelectParticipant(String),
+    SelectAccount(String),
+    CreateAccount(String),
+    SetAccountState {
+        number: String,
+        target: AccountState,
+    },
+    CreateParticipant {
+        name: String,
+        account: String,
+    },
+    TerminateParticipant(String),
+    CreateDefinition(DefinitionDraft),
+    EditDefinition {
+        code: String,
+        draft: DefinitionDraft,
+    },
+    ActivateDefinition(String),
+    DeleteDefinition(String),
+    AuditChanged,
+    LoadOlderAudit,
+    PickDatabaseFile {
+        create: bool,
+    },
+    OpenDatabase {
+        path: PathBuf,
+        create: bool,
+    },
+    DismissNotice,
+}
+
+/// The open dialog, if any. Only one at a time; Esc closes it without saving.
+#[derive(Debug, Default)]
+pub enum Dialog {
+    #[default]
+    None,
+    NewToken(tokens::NewTokenForm),
+    CheckCredentials(tokens::CheckForm),
+    AddExistingToken {
+        kind: OwnerKind,
+        owner: String,
+        search: String,
+    },
+    NewAccount {
+        name: String,
+    },
+    NewParticipant {
+        name: String,
+        account: String,
+    },
+    Database {
+        path: String,
+        create: bool,
+    },
+    Secrets,
+}
+
+/// Drafts and selections that live only while the window is open.
+#[derive(Debug, Default)]
+pub struct UiState {
+    pub dialog: Dialog,
+    pub reason: String,
+    pub typed_secret: String,
+    pub scroll_to_row: Option<usize>,
+    pub definition_editor: definitions::Editor,
+    pub focus_search: bool,
+}
+
+/// Draws the whole window: menu, navigation, status bar, notice and the current place.
+pub fn root_ui(
+    ui: &mut egui::Ui,
+    view: &mut ViewState,
+    state: &mut UiState,
+    data: &Data,
+    commands: &mut Vec<Command>,
+) {
+    shortcuts(ui.ctx(), view, state, data, commands);
+    egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, state, data, commands));
+    egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, data));
+    egui::Panel::left("navigation")
+        .resizable(false)
+        .exact_size(150.0)
+        .show(ui, |ui| {
+            ui.add_space(6.0);
+            for place in Place::ALL {
+                if ui
+                    .selectable_label(view.place == place, place.label())
+                    .clicked()
+                    && view.place != place
+                {
+                    view.place = place;
+                    commands.push(Command::Navigate(place));
+                }
+            }
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        notice_ui(ui, data.notice.as_ref(), commands);
+        match view.place {
+            Place::Tokens => tokens::tokens_ui(ui, view, state, data, commands),
+            Place::Participants => owners::participants_ui(ui, view, state, data, commands),
+            Place::Accounts => owners::accounts_ui(ui, view, state, data, commands),
+            Place::Definitions => definitions::definitions_ui(ui, state, data, commands),
+            Place::Imports => {
+                ui.heading("Imports");
+                ui.label("CSV imports of participant tokens will be run from here once the import feature is in place.");
+            }
+            Place::Reports => {
+                ui.heading("Reports");
+                ui.label("The summary, worklists and exports will appear here once the report feature is in place.");
+            }
+            Place::AuditLog => audit::audit_ui(ui, view, data, commands),
+        }
+    });
+    dialogs_ui(ui, state, data, commands);
+}
+
+fn shortcuts(
+    ctx: &egui::Context,
+    view: &mut ViewState,
+    state: &mut UiState,
+    data: &Data,
+    commands: &mut Vec<Command>,
+) {
+    let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
+    let new = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::N);
+    if ctx.input_mut(|input| input.consume_shortcut(&find)) {
+        if view.place != Place::Tokens {
+            view.place = Place::Tokens;
+            commands.push(Command::Navigate(Place::Tokens));
+        }
+        state.focus_search = true;
+    }
+    if ctx.input_mut(|input| input.consume_shortcut(&new)) && matches!(state.dialog, Dialog::None) {
+        state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+    }
+}
+
+fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut Vec<Command>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("Database", |ui| {
+            if ui.button("Open database…").clicked() {
+                state.dialog = Dialog::Database {
+                    path: String::new(),
+                    create: false,
+                };
+            }
+            if ui.button("New database…").clicked() {
+                state.dialog = Dialog::Database {
+                    path: String::new(),
+                    create: true,
+                };
+            }
+        });
+        ui.menu_button("Actions", |ui| {
+            if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
+                state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+            }
+            if ui.button("Check credentials…").clicked() {
+                state.dialog = Dialog::CheckCredentials(tokens::CheckForm::default());
+                commands.push(Command::DismissNotice);
+            }
+        });
+    });
+}
+
+fn status_ui(ui: &mut egui::Ui, data: &Data) {
+    ui.horizontal(|ui| {
+        ui.label(format!("Database: {}", data.database));
+        ui.separator();
+        ui.label(format!("{} tokens", group_digits(data.total_tokens)));
+        ui.separator();
+        ui.label(format!("Clerk: {}", data.clerk));
+    });
+}
+
+fn notice_ui(ui: &mut egui::Ui, notice: Option<&Notice>, commands: &mut Vec<Command>) {
+    let Some(notice) = notice else { return };
+    let color = if notice.is_error {
+        ui.visuals().error_fg_color
+    } else {
+        ui.visuals().strong_text_color()
+    };
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(&notice.text).color(color));
+            if ui.small_button("Dismiss").clicked() {
+                commands.push(Command::DismissNotice);
+            }
+        });
+    });
+    ui.add_space(4.0);
+}
+
+fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut Vec<Command>) {
+    let ctx = ui.ctx().clone();
+    let close = match &mut state.dialog {
+        Dialog::None => false,
+        Dialog::NewToken(form) => tokens::new_token_dialog(&ctx, form, data, commands),
+        Dialog::CheckCredentials(form) => tokens::check_dialog(&ctx, form, data, commands),
+        Dialog::AddExistingToken {
+            kind,
+            owner,
+            search,
+        } => owners::add_existing_dialog(&ctx, *kind, owner, search, data, commands),
+        Dialog::NewAccount { name } => modal(&ctx, "new-account", "New account", |ui| {
+            let mut close = false;
+            labelled_text(ui, "Account name", name);
+            ui.horizontal(|ui| {
+                if ui.button("Create account").clicked() {
+                    commands.push(Command::CreateAccount(name.clone()));
+                }
+                close = ui.button("Cancel").clicked();
+            });
+            close
+        }),
+        Dialog::NewParticipant { name, account } => {
+            modal(&ctx, "new-participant", "New participant", |ui| {
+                let mut close = false;
+                labelled_text(ui, "Participant name", name);
+                labelled_text(ui, "Account number", account);
+                ui.horizontal(|ui| {
+                    if ui.button("Create participant").clicked() {
+                        commands.push(Command::CreateParticipant {
+                            name: name.clone(),
+                            account: account.clone(),
+                        });
+                    }
+                    close = ui.button("Cancel").clicked();
+                });
+                close
+            })
+        }
+        Dialog::Database { path, create } => {
+            let title = if *create {
+                "New database"
+            } else {
+                "Open database"
+            };
+            let create = *create;
+            modal(&ctx, "database", title, |ui| {
+                let mut close = false;
+                ui.label("Type the path of the database file, or browse for it.");
+                labelled_text(ui, "Database file", path);
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(!data.is_picking_file, egui::Button::new("Browse…"))
+                        .clicked()
+                    {
+                        commands.push(Command::PickDatabaseFile { create });
+                    }
+                    if data.is_picking_file {
+                        ui.spinner();
+                    }
+                    let action = if create { "Create" } else { "Open" };
+                    if ui
+                        .add_enabled(!path.trim().is_empty(), egui::Button::new(action))
+                        .clicked()
+                    {
+                        commands.push(Command::OpenDatabase {
+                            path: PathBuf::from(path.trim()),
+                            create,
+                        });
+                    }
+                    close = ui.button("Cancel").clicked();
+                });
+                close
+            })
+        }
+        Dialog::Secrets => match &data.secrets {
+            Some(secrets) => modal(&ctx, "secrets", &secrets.title.clone(), |ui| {
+                ui.label("Write these down or copy them now: they are shown only once.");
+                egui::Grid::new("secret-lines")
+                    .num_columns(3)
+                    .show(ui, |ui| {
+                        for (label, value) in &secrets.lines {
+                            ui.label(label);
+                            ui.monospace(value);
+                            if ui
+                                .button(format!("Copy {}", label.to_lowercase()))
+                                .clicked()
+                            {
+                                ui.ctx().copy_text(value.clone());
+                            }
+                            ui.end_row();
+                        }
+                    });
+                ui.button("Done").clicked()
+            }),
+            None => true,
+        },
+    };
+    if close {
+        state.dialog = Dialog::None;
+    }
+}
+
+/// Shows a modal dialog titled `title`; returns whether it should close (Esc, backdrop or the content said so).
+pub fn modal(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    content: impl FnOnce(&mut egui::Ui) -> bool,
+) -> bool {
+    let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
+        ui.set_max_width(560.0);
+        ui.heading(title);
+        ui.add_space(6.0);
+        content(ui)
+    });
+    response.inner || response.should_close()
+}
+
+/// A label and a single-line text field named by it (so tests and screen readers find it).
+pub fn labelled_text(ui: &mut egui::Ui, label: &str, value: &mut String) -> egui::Response {
+    ui.horizontal(|ui| {
+        let label = ui.label(label);
+        ui.text_edit_singleline(value).labelled_by(label.id)
+    })
+    .inner
+}
+
+/// Like [`labelled_text`], with the characters hidden.
+pub fn labelled_secret(ui: &mut egui::Ui, label: &str, value: &mut String) -> egui::Response {
+    ui.horizontal(|ui| {
+        let label = ui.label(label);
+        ui.add(egui::TextEdit::singleline(value).password(true))
+            .labelled_by(label.id)
+    })
+    .inner
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `Some("x")` for non-blank text, else `None`.
+pub fn non_blank(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Text from the database made drawable with the bundled fonts (they have no arrows).
+pub fn drawable(text: &str) -> String {
+    text.replace('→', "->").replace('←', "<-")
+}

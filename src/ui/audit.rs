@@ -1,0 +1,68 @@
+//! The Audit log place: newest events first, filtered by record, action prefix and clerk.
+
+use super::{Command, Data, ViewState, labelled_text};
+
+pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: &mut Vec<Command>) {
+    ui.heading("Audit log");
+    let filter = &mut view.audit_filter;
+    let mut record = filter.record_number.clone().unwrap_or_default();
+    let mut clerk = filter.clerk.clone().unwrap_or_default();
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        changed |= labelled_text(ui, "Record number", &mut record).changed();
+        changed |= labelled_text(ui, "Action starts with", &mut filter.action_prefix).changed();
+        changed |= labelled_text(ui, "Clerk", &mut clerk).changed();
+    });
+    if changed {
+        filter.record_number = super::non_blank(&record);
+        filter.clerk = super::non_blank(&clerk);
+        commands.push(Command::AuditChanged);
+    }
+    ui.separator();
+    egui_extras::TableBuilder::new(ui)
+        .id_salt("audit-table")
+        .striped(true)
+        .resizable(true)
+        .column(egui_extras::Column::initial(170.0))
+        .column(egui_extras::Column::initial(90.0))
+        .column(egui_extras::Column::initial(170.0))
+        .column(egui_extras::Column::initial(130.0))
+        .column(egui_extras::Column::remainder())
+        .header(22.0, |mut header| {
+            for title in ["When (UTC)", "Clerk", "Action", "Record", "Details"] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|mut body| {
+            for event in &data.audit {
+                body.row(20.0, |mut row| {
+                    row.col(|ui| {
+                        ui.label(&event.at);
+                    });
+                    row.col(|ui| {
+                        ui.label(&event.clerk);
+                    });
+                    row.col(|ui| {
+                        ui.label(&event.action);
+                    });
+                    row.col(|ui| {
+                        ui.label(format!("{} {}", event.record_kind, event.record_number));
+                    });
+                    row.col(|ui| {
+                        ui.label(super::drawable(&event.details));
+                    });
+                });
+            }
+            if data.audit_has_more {
+                body.row(26.0, |mut row| {
+                    row.col(|ui| {
+                        if ui.button("Load older events").clicked() {
+                            commands.push(Command::LoadOlderAudit);
+                        }
+                    });
+                });
+            }
+        });
+}

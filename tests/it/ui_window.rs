@@ -1,0 +1,229 @@
+//! The window driven by label, as a clerk would: kittest, no GPU.
+
+use egui_kittest::kittest::Queryable as _;
+use tokendesk::domain::TokenState;
+
+use crate::ui_support::{app_on_new_database, click, harness, settle, type_into};
+
+#[test]
+fn navigation_shows_every_place_and_the_status_bar() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    harness.get_by_label_contains("Database: ");
+    harness.get_by_label("0 tokens");
+    harness.get_by_label("Clerk: clerk");
+    for place in [
+        "Participants",
+        "Accounts",
+        "Definitions",
+        "Imports",
+        "Reports",
+        "Audit log",
+        "Tokens",
+    ] {
+        click(&mut harness, place);
+    }
+    click(&mut harness, "Imports");
+    harness.get_by_label_contains("once the import feature is in place");
+}
+
+#[test]
+fn clerk_creates_a_definition_and_activates_it() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    click(&mut harness, "Definitions");
+    click(&mut harness, "New definition…");
+    type_into(&mut harness, "Definition name", "Gold Card");
+    assert!(
+        !harness
+            .query_all_by_label_contains("Authentication code:")
+            .collect::<Vec<_>>()
+            .is_empty()
+    );
+    click(&mut harness, "Create definition");
+    harness.get_by_label_contains("Definition GC created");
+    click(&mut harness, "Activate GC");
+    harness.get_by_label_contains("Definition GC is now Effective");
+    assert_eq!(
+        harness.state().desk().effective_definition().unwrap().code,
+        "GC"
+    );
+}
+
+#[test]
+fn clerk_runs_a_token_through_owners_search_check_and_r20() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+
+    click(&mut harness, "Accounts");
+    click(&mut harness, "New account…");
+    type_into(&mut harness, "Account name", "Acme Ltd");
+    click(&mut harness, "Create account");
+    harness.get_by_label("Account ACR0000000001 created.");
+
+    click(&mut harness, "Participants");
+    click(&mut harness, "New participant…");
+    type_into(&mut harness, "Participant name", "Ada Lovelace");
+    assert_eq!(
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, "Account number")
+            .value()
+            .as_deref(),
+        Some("ACR0000000001")
+    );
+    click(&mut harness, "Create participant");
+    harness.get_by_label("Participant RP0000000001 created.");
+
+    click(&mut harness, "New token…");
+    type_into(&mut harness, "Identifier", "ada@example.com");
+    type_into(&mut harness, "Pass code", "1234");
+    harness.get_by_label("Ready to create.");
+    click(&mut harness, "Create token");
+    harness.get_by_label("Token AT0000000001 created");
+    let token = harness.state().desk().token("AT0000000001").unwrap();
+    assert_eq!(token.participant_number.as_deref(), Some("RP0000000001"));
+    assert!(
+        harness
+            .query_all_by_label(&token.authentication_code)
+            .count()
+            >= 1
+    );
+    harness.get_by_label("Copy authentication code");
+    click(&mut harness, "Done");
+
+    click(&mut harness, "Tokens");
+    type_into(&mut harness, "Search", "ada@");
+    settle(&mut harness);
+    harness.get_by_label("1 tokens shown");
+    click(&mut harness, "AT0000000001");
+    harness.get_by_label("Token AT0000000001");
+
+    // Check credentials (R50): a wrong code, then Esc, then the right code.
+    click(&mut harness, "Check credentials…");
+    type_into(&mut harness, "Authentication code", "NOSUCHCODE");
+    click(&mut harness, "Check");
+    harness.get_by_label_contains("Not authenticated");
+    harness.key_press(egui::Key::Escape);
+    settle(&mut harness);
+    assert!(harness.query_by_label("Check").is_none());
+    click(&mut harness, "Check credentials…");
+    type_into(
+        &mut harness,
+        "Authentication code",
+        &token.authentication_code,
+    );
+    click(&mut harness, "Check");
+    harness.get_by_label("Authenticated: token AT0000000001 (Ada Lovelace, Acme Ltd).");
+    click(&mut harness, "Close");
+
+    // R20: the linked token cannot be deactivated; the refusal offers to remove the link.
+    type_into(&mut harness, "Reason", "Card lost");
+    click(&mut harness, "Make Not Effective");
+    harness.get_by_label_contains("remove the token from");
+    click(&mut harness, "Remove from participant RP0000000001");
+    // The participant's account holds the token too (R30), so the token is still linked.
+    harness
+        .get_by_label("Token AT0000000001 removed from participant RP0000000001; it is Effective.");
+    type_into(&mut harness, "Reason", "Card lost");
+    click(&mut harness, "Make Not Effective");
+    harness.get_by_label_contains("linked to account ACR0000000001");
+    click(&mut harness, "Remove from account ACR0000000001");
+    // R24: removing the last link deactivates the token.
+    harness.get_by_label(
+        "Token AT0000000001 removed from account ACR0000000001; it is Not Effective.",
+    );
+    let token = harness.state().desk().token("AT0000000001").unwrap();
+    assert_eq!(token.state, TokenState::NotEffective);
+    assert_eq!(token.participant_number, None);
+}
+
+#[test]
+fn participant_screen_removes_a_token_and_it_becomes_not_effective() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let account = desk.create_account("Acme Ltd").unwrap();
+    let participant = desk
+        .create_participant("Ada Lovelace", &account.number)
+        .unwrap();
+    let draft = tokendesk::desk::TokenDraft {
+        participant_number: Some(participant.number.clone()),
+        ..Default::default()
+    };
+    let created = desk.create_token(&draft).unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    click(&mut harness, "Participants");
+    click(&mut harness, &participant.number);
+    harness.get_by_label("Tokens (1)");
+    click(&mut harness, &format!("Remove {}", created.token.number));
+    harness.get_by_label("Tokens (0)");
+    let token = harness.state().desk().token(&created.token.number).unwrap();
+    assert_eq!(token.state, TokenState::NotEffective);
+
+    // The token is no longer Effective, so Add existing token does not offer it.
+    click(&mut harness, "Add existing token…");
+    harness.get_by_label("No eligible token matches.");
+}
+
+#[test]
+fn esc_closes_the_new_token_dialog_without_saving() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    settle(&mut harness);
+    type_into(&mut harness, "Identifier", "someone");
+    harness.get_by_label("Create token");
+    harness.key_press(egui::Key::Escape);
+    settle(&mut harness);
+    assert!(harness.query_by_label("Create token").is_none());
+    assert_eq!(harness.state().desk().token_count().unwrap(), 0);
+}
+
+#[test]
+fn new_token_dialog_validates_as_the_clerk_types() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    click(&mut harness, "New token…");
+    type_into(&mut harness, "Identifier", "ada");
+    harness.get_by_label_contains("Pass code is required");
+    type_into(&mut harness, "Pass code", "12ab");
+    harness.get_by_label("Pass code must be digits only.");
+    assert!(harness.query_by_label("Ready to create.").is_none());
+}
+
+#[test]
+fn tokens_table_scrolls_to_the_end_of_100_000_demo_tokens() {
+    let (mut app, _dir) = app_on_new_database();
+    app.desk_mut().fill_demo_data(100_000, 1_000).unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    harness.get_by_label("100,000 tokens shown");
+    harness.get_by_label("AT0000000001");
+    click(&mut harness, "Go to end");
+    settle(&mut harness);
+    harness.get_by_label("AT0000100000");
+    harness.get_by_label("AT0000099999");
+    assert!(harness.query_by_label("AT0000000001").is_none());
+    let cached = harness.state().data().tokens.pages.len();
+    assert!(
+        cached <= 3,
+        "only the visible pages are fetched, not {cached}"
+    );
+}
+
+#[test]
+fn sorting_by_number_descending_puts_the_newest_first() {
+    let (mut app, _dir) = app_on_new_database();
+    app.desk_mut().fill_demo_data(300, 20).unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    click(&mut harness, "Number (asc)");
+    harness.get_by_label("Number (desc)");
+    harness.get_by_label("AT0000000300");
+    assert!(harness.query_by_label("AT0000000001").is_none());
+}
