@@ -6,9 +6,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
 
+use super::jobs::{BackgroundJob, JobContext, Progress};
 use super::{Desk, DeskError, describe_io_error};
 use crate::domain::TokenRecord;
 use crate::storage::{SortDirection, TokenCursor, TokenFilter, TokenSort};
@@ -306,4 +308,101 @@ impl Desk {
             was_cancelled,
         })
     }
+}
+
+/// What a background export writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExportTarget {
+    /// The tokens a filter shows (the Tokens panel's current filter).
+    Tokens(TokenFilter),
+    /// A worklist: tokens with the token columns, or the participants without an Effective token.
+    Worklist(super::reports::Worklist),
+    /// The summary report as CSV (plain UTF-8: the BOM option does not apply).
+    Summary,
+}
+
+/// Everything a background export needs: it opens its own connection to `database`, so the
+/// window's desk stays free.
+#[derive(Clone, Debug)]
+pub struct ExportJob {
+    pub database: PathBuf,
+    pub clerk: String,
+    pub target: ExportTarget,
+    pub options: ExportOptions,
+    /// The file to write; a partial file is removed when the export fails or is cancelled.
+    pub out_path: PathBuf,
+}
+
+impl ExportJob {
+    /// Runs the export on the calling thread, reporting to `context`. [`spawn_export`] runs it
+    /// on a named background thread.
+    pub fn run(&self, context: &JobContext) -> Result<ExportSummary, DeskError> {
+        let mut desk = Desk::open(&self.database, &self.clerk)?;
+        let file = std::fs::File::create(&self.out_path).map_err(|err| {
+            DeskError::File(format!(
+                "{}: {}",
+                self.out_path.display(),
+                describe_io_error(&err)
+            ))
+        })?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut progress = |p: ExportProgress| {
+            context.report(Progress {
+                done: p.rows_scanned,
+                total: p.total_rows,
+            });
+        };
+        let should_stop = || context.is_cancel_requested();
+        let result = match &self.target {
+            ExportTarget::Tokens(filter) => {
+                desk.export_tokens(filter, self.options, &mut out, &mut progress, &should_stop)
+            }
+            ExportTarget::Worklist(worklist) if !worklist.lists_tokens() => desk
+                .export_participants_without_effective_token(
+                    self.options,
+                    &mut out,
+                    &mut progress,
+                    &should_stop,
+                ),
+            ExportTarget::Worklist(worklist) => desk.export_worklist(
+                *worklist,
+                self.options,
+                &mut out,
+                &mut progress,
+                &should_stop,
+            ),
+            ExportTarget::Summary => {
+                let mut sink = HashingWriter::new(&mut out);
+                desk.export_summary_report(&mut sink).map(|report| {
+                    let (bytes, sha256) = sink.finish();
+                    ExportSummary {
+                        rows: report.csv_rows().len() as u64,
+                        bytes,
+                        sha256,
+                        was_cancelled: false,
+                    }
+                })
+            }
+        };
+        drop(out);
+        if !matches!(&result, Ok(summary) if !summary.was_cancelled) {
+            // A partial file is of no use; if removing it fails too, the first problem matters.
+            std::fs::remove_file(&self.out_path).ok();
+        }
+        result.map_err(|err| match err {
+            DeskError::File(message) => {
+                DeskError::File(format!("{}: {message}", self.out_path.display()))
+            }
+            other => other,
+        })
+    }
+}
+
+/// Starts `job` on a background thread named `export`; `wake` runs after each page (the window
+/// passes its repaint request). Progress counts tokens read out of the filter's total.
+pub fn spawn_export(
+    job: ExportJob,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<ExportSummary, DeskError>>> {
+    BackgroundJob::spawn("export", wake, move |context| job.run(context))
 }

@@ -1026,3 +1026,68 @@ fn cli_export_tokens_writes_the_file_and_report_summary_too() {
         "{text}"
     );
 }
+
+#[test]
+fn background_export_writes_the_file_and_audits_on_its_own_connection() {
+    use tokendesk::desk::export::{ExportJob, ExportTarget, spawn_export};
+    let mut desk = crate::support::fresh_desk();
+    for _ in 0..3 {
+        desk.create_token(&TokenDraft::default()).unwrap();
+    }
+    let out_path = desk.dir.path().join("tokens.csv");
+    let job = ExportJob {
+        database: desk.path(),
+        clerk: "night clerk".to_owned(),
+        target: ExportTarget::Tokens(TokenFilter::default()),
+        options: ExportOptions { excel_bom: true },
+        out_path: out_path.clone(),
+    };
+    let summary = spawn_export(job.clone(), || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap();
+    let bytes = std::fs::read(&out_path).unwrap();
+    assert_eq!(summary.rows, 3);
+    assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(parse(&bytes[3..]).1.len(), 3);
+    let events = desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            10,
+        )
+        .unwrap();
+    assert_eq!(events[0].clerk, "night clerk");
+
+    for target in [
+        ExportTarget::Summary,
+        ExportTarget::Worklist(Worklist::NeverUsed),
+        ExportTarget::Worklist(Worklist::ParticipantsWithoutEffectiveToken),
+    ] {
+        let job = ExportJob {
+            target,
+            ..job.clone()
+        };
+        let summary = spawn_export(job, || {}).unwrap().wait().unwrap().unwrap();
+        let bytes = std::fs::read(&out_path).unwrap();
+        assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    }
+
+    let nowhere = desk.dir.path().join("missing/folder/tokens.csv");
+    let job = ExportJob {
+        out_path: nowhere.clone(),
+        ..job
+    };
+    let err = spawn_export(job, || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, DeskError::File(_)), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!nowhere.exists());
+}
