@@ -239,29 +239,18 @@ impl Desk {
             writer
                 .write_record(TOKEN_EXPORT_COLUMNS)
                 .map_err(csv_write_error)?;
-            let mut after: Option<TokenCursor> = None;
+            let mut after_id = 0i64;
+            let mut cursor: Option<TokenCursor> = None;
             let mut scanned = 0u64;
+            let db = self.store.db();
             loop {
                 if (run.should_stop)() {
                     was_cancelled = true;
                     break;
                 }
-                let page = self.store.db().list_tokens(
-                    run.filter,
-                    TokenSort::Number,
-                    SortDirection::Ascending,
-                    after.as_ref(),
-                    PAGE_ROWS,
-                )?;
-                let Some(last) = page.last() else {
-                    break;
-                };
-                after = Some(TokenCursor::after(last, TokenSort::Number));
-                for token in &page {
-                    if run.keep.is_some_and(|keep| !keep(token)) {
-                        continue;
-                    }
-                    for cell in &token_export_cells(token) {
+                let mut page_rows = 0usize;
+                let mut write_cells = |cells: &[&str]| -> Result<(), DeskError> {
+                    for cell in cells {
                         writer
                             .write_field(guard_cell(cell).as_bytes())
                             .map_err(csv_write_error)?;
@@ -270,14 +259,51 @@ impl Desk {
                         .write_record(std::iter::empty::<&[u8]>())
                         .map_err(csv_write_error)?;
                     rows += 1;
-                }
-                scanned += page.len() as u64;
+                    Ok(())
+                };
+                let last_id = match run.keep {
+                    // The usual case: cells straight from SQLite, nothing allocated per row.
+                    None => db.export_token_page(
+                        run.filter,
+                        after_id,
+                        PAGE_ROWS,
+                        &mut |cells: &[&str; 15]| {
+                            page_rows += 1;
+                            write_cells(cells)
+                        },
+                    )?,
+                    // A worklist the filter cannot express looks at whole token records.
+                    Some(keep) => {
+                        let page = db.list_tokens(
+                            run.filter,
+                            TokenSort::Number,
+                            SortDirection::Ascending,
+                            cursor.as_ref(),
+                            PAGE_ROWS,
+                        )?;
+                        page_rows = page.len();
+                        for token in page.iter().filter(|token| keep(token)) {
+                            let cells = token_export_cells(token);
+                            let cells: Vec<&str> = cells.iter().map(|cell| cell.as_ref()).collect();
+                            write_cells(&cells)?;
+                        }
+                        cursor = page
+                            .last()
+                            .map(|token| TokenCursor::after(token, TokenSort::Number));
+                        page.last().map(|token| token.id)
+                    }
+                };
+                let Some(last_id) = last_id else {
+                    break;
+                };
+                after_id = last_id;
+                scanned += page_rows as u64;
                 (run.progress)(ExportProgress {
                     rows_written: rows,
                     rows_scanned: scanned,
                     total_rows,
                 });
-                if page.len() < PAGE_ROWS {
+                if page_rows < PAGE_ROWS {
                     break;
                 }
             }
