@@ -3,9 +3,16 @@
 //! The summary is a plain struct for the panel's charts and a CSV for the clerk. Worklists are
 //! token filters where a filter can say it; the two that cannot (participants without an
 //! Effective token, tokens not valid under the Effective definition) have their own listings.
+//!
+//! How the Reports panel uses this: [`spawn_summary`] for the charts; for each of
+//! [`Worklist::ALL`], [`Desk::worklist_count`] and pages from [`Desk::worklist_page`] (or
+//! [`spawn_worklist_page`]; participants come from [`Desk::participants_without_effective_token`]);
+//! exports through [`super::export::spawn_export`]; bulk actions on the listed tokens through
+//! [`Desk::preview_bulk`] then [`Desk::apply_bulk`] with their numbers, one per line.
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +21,7 @@ use super::export::{
     ExportOptions, ExportProgress, ExportRun, ExportSummary, HashingWriter, csv_write_error,
     guard_cell,
 };
+use super::jobs::BackgroundJob;
 use super::{Desk, DeskError, timestamp};
 use crate::domain::rules::luhn_is_valid;
 use crate::domain::{
@@ -641,4 +649,31 @@ impl Desk {
             was_cancelled,
         })
     }
+}
+
+/// Computes the summary report on a background thread named `summary`, over its own connection
+/// to `database` (a million tokens take a few seconds of counting).
+pub fn spawn_summary(
+    database: PathBuf,
+    clerk: String,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<SummaryReport, DeskError>>> {
+    BackgroundJob::spawn("summary", wake, move |_| {
+        Desk::open(&database, &clerk)?.summary_report()
+    })
+}
+
+/// Reads one page of a worklist on a background thread named `worklist`, over its own
+/// connection to `database`; the R7 list may read the whole table to fill a page.
+pub fn spawn_worklist_page(
+    database: PathBuf,
+    clerk: String,
+    worklist: Worklist,
+    after: Option<TokenCursor>,
+    limit: usize,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<WorklistPage, DeskError>>> {
+    BackgroundJob::spawn("worklist", wake, move |_| {
+        Desk::open(&database, &clerk)?.worklist_page(worklist, after.as_ref(), limit)
+    })
 }

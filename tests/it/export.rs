@@ -1028,7 +1028,7 @@ fn cli_export_tokens_writes_the_file_and_report_summary_too() {
 }
 
 #[test]
-fn background_export_writes_the_file_and_audits_on_its_own_connection() {
+fn background_jobs_export_count_and_list_on_their_own_connection() {
     use tokendesk::desk::export::{ExportJob, ExportTarget, spawn_export};
     let mut desk = crate::support::fresh_desk();
     for _ in 0..3 {
@@ -1076,6 +1076,26 @@ fn background_export_writes_the_file_and_audits_on_its_own_connection() {
         let bytes = std::fs::read(&out_path).unwrap();
         assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
     }
+
+    let report = tokendesk::desk::reports::spawn_summary(desk.path(), "clerk".to_owned(), || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.total_tokens, 3);
+    let page = tokendesk::desk::reports::spawn_worklist_page(
+        desk.path(),
+        "clerk".to_owned(),
+        Worklist::NeverUsed,
+        None,
+        10,
+        || {},
+    )
+    .unwrap()
+    .wait()
+    .unwrap()
+    .unwrap();
+    assert_eq!(page.items.len(), 3);
 
     let nowhere = desk.dir.path().join("missing/folder/tokens.csv");
     let job = ExportJob {
