@@ -222,11 +222,13 @@ impl Desk {
         options: ExportOptions,
         out: &mut dyn Write,
     ) -> Result<ExportSummary, DeskError> {
-        let total_rows = self.count_tokens(run.filter)?;
         let mut sink = HashingWriter::new(out);
         let mut rows = 0u64;
         let mut was_cancelled = false;
-        let written = (|| -> Result<(), DeskError> {
+        // One snapshot: the count and every page agree even while the window keeps writing
+        // through its own connection.
+        let written = self.store.read_snapshot(|db| -> Result<(), DeskError> {
+            let total_rows = db.count_tokens(run.filter)?;
             if options.excel_bom {
                 sink.write_all(BOM).map_err(|err| {
                     DeskError::File(format!(
@@ -242,7 +244,6 @@ impl Desk {
             let mut after_id = 0i64;
             let mut cursor: Option<TokenCursor> = None;
             let mut scanned = 0u64;
-            let db = self.store.db();
             loop {
                 if (run.should_stop)() {
                     was_cancelled = true;
@@ -313,7 +314,7 @@ impl Desk {
                     describe_io_error(&err)
                 ))
             })
-        })();
+        });
         let (bytes, sha256) = sink.finish();
         let outcome = match (&written, was_cancelled) {
             (Err(err), _) => format!("failed ({err})"),

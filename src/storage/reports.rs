@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::owners::{PARTICIPANT_SELECT, participant_from_row};
 use super::queries::token_conditions;
-use super::{Db, StoreError, Tx};
+use super::{Db, Store, StoreError, Tx};
 use crate::domain::{ParticipantRecord, TokenState};
 use crate::storage::TokenFilter;
 
@@ -126,6 +126,25 @@ impl Db<'_> {
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([Value::Integer(after_id)], participant_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store {
+    /// Runs `work` in one read transaction: every query in it sees the same snapshot, while
+    /// other connections may go on writing (WAL). Not for use inside [`Store::write`].
+    pub fn read_snapshot<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(Db<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(StoreError::from)?;
+        let output = work(self.db());
+        // Nothing was written; ending the transaction only releases the snapshot.
+        let ended = self.conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let output = output?;
+        ended?;
+        Ok(output)
     }
 }
 

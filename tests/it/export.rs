@@ -1170,3 +1170,36 @@ fn export_crosses_page_borders_in_bounded_pages() {
     assert_eq!(summary.rows, unassigned);
     assert!(unassigned > 2_000);
 }
+
+#[test]
+fn export_is_one_snapshot_while_another_connection_writes() {
+    let mut desk = crate::support::fresh_desk();
+    desk.fill_demo_data(2_500, 10).unwrap();
+    let mut other = Desk::new(
+        Store::open(&desk.path()).unwrap(),
+        SecretHasher::cheap_for_tests(),
+        "other clerk",
+    );
+    let mut out = Vec::new();
+    let mut added = 0;
+    let summary = desk
+        .export_tokens(
+            &TokenFilter::default(),
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {
+                if added == 0 {
+                    other.create_token(&TokenDraft::default()).unwrap();
+                    added += 1;
+                }
+            },
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(added, 1);
+    assert_eq!(
+        summary.rows, 2_500,
+        "the token added meanwhile is not in this export"
+    );
+    assert_eq!(desk.token_count().unwrap(), 2_501);
+}
