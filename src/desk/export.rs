@@ -6,9 +6,11 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::path::PathBuf;
 
 use sha2::{Digest as _, Sha256};
 
+use super::jobs::{BackgroundJob, JobContext, Progress};
 use super::{Desk, DeskError, describe_io_error};
 use crate::domain::TokenRecord;
 use crate::storage::{SortDirection, TokenCursor, TokenFilter, TokenSort};
@@ -80,16 +82,11 @@ pub struct ExportSummary {
 }
 
 /// Guards one cell against spreadsheet formula injection (R61): a cell beginning with `=`, `+`,
-/// `-`, `@`, TAB or CR gets a leading `'`.
-///
-/// The import removes one `'` before `=`, `+`, `-` or `@`; so that a value which itself begins
-/// with quotes before such a character survives the round trip, it gets one more `'` too.
+/// `-`, `@`, TAB or CR gets a leading `'`. The import removes one `'` before `=`, `+`, `-` or
+/// `@` (SPEC §7.1), so guarded values come back as they were. (Identifiers and names cannot hold
+/// TAB or CR; the guard covers them anyway.)
 pub fn guard_cell(value: &str) -> Cow<'_, str> {
-    let is_formula_start = |text: &str| text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let unquoted = value.trim_start_matches('\'');
-    let needs_guard = is_formula_start(value)
-        || (unquoted.len() < value.len() && unquoted.starts_with(['=', '+', '-', '@']));
-    if needs_guard {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         Cow::Owned(format!("'{value}"))
     } else {
         Cow::Borrowed(value)
@@ -225,11 +222,13 @@ impl Desk {
         options: ExportOptions,
         out: &mut dyn Write,
     ) -> Result<ExportSummary, DeskError> {
-        let total_rows = self.count_tokens(run.filter)?;
         let mut sink = HashingWriter::new(out);
         let mut rows = 0u64;
         let mut was_cancelled = false;
-        let written = (|| -> Result<(), DeskError> {
+        // One snapshot: the count and every page agree even while the window keeps writing
+        // through its own connection.
+        let written = self.store.read_snapshot(|db| -> Result<(), DeskError> {
+            let total_rows = db.count_tokens(run.filter)?;
             if options.excel_bom {
                 sink.write_all(BOM).map_err(|err| {
                     DeskError::File(format!(
@@ -242,29 +241,17 @@ impl Desk {
             writer
                 .write_record(TOKEN_EXPORT_COLUMNS)
                 .map_err(csv_write_error)?;
-            let mut after: Option<TokenCursor> = None;
+            let mut after_id = 0i64;
+            let mut cursor: Option<TokenCursor> = None;
             let mut scanned = 0u64;
             loop {
                 if (run.should_stop)() {
                     was_cancelled = true;
                     break;
                 }
-                let page = self.store.db().list_tokens(
-                    run.filter,
-                    TokenSort::Number,
-                    SortDirection::Ascending,
-                    after.as_ref(),
-                    PAGE_ROWS,
-                )?;
-                let Some(last) = page.last() else {
-                    break;
-                };
-                after = Some(TokenCursor::after(last, TokenSort::Number));
-                for token in &page {
-                    if run.keep.is_some_and(|keep| !keep(token)) {
-                        continue;
-                    }
-                    for cell in &token_export_cells(token) {
+                let mut page_rows = 0usize;
+                let mut write_cells = |cells: &[&str]| -> Result<(), DeskError> {
+                    for cell in cells {
                         writer
                             .write_field(guard_cell(cell).as_bytes())
                             .map_err(csv_write_error)?;
@@ -273,14 +260,51 @@ impl Desk {
                         .write_record(std::iter::empty::<&[u8]>())
                         .map_err(csv_write_error)?;
                     rows += 1;
-                }
-                scanned += page.len() as u64;
+                    Ok(())
+                };
+                let last_id = match run.keep {
+                    // The usual case: cells straight from SQLite, nothing allocated per row.
+                    None => db.export_token_page(
+                        run.filter,
+                        after_id,
+                        PAGE_ROWS,
+                        &mut |cells: &[&str; 15]| {
+                            page_rows += 1;
+                            write_cells(cells)
+                        },
+                    )?,
+                    // A worklist the filter cannot express looks at whole token records.
+                    Some(keep) => {
+                        let page = db.list_tokens(
+                            run.filter,
+                            TokenSort::Number,
+                            SortDirection::Ascending,
+                            cursor.as_ref(),
+                            PAGE_ROWS,
+                        )?;
+                        page_rows = page.len();
+                        for token in page.iter().filter(|token| keep(token)) {
+                            let cells = token_export_cells(token);
+                            let cells: Vec<&str> = cells.iter().map(|cell| cell.as_ref()).collect();
+                            write_cells(&cells)?;
+                        }
+                        cursor = page
+                            .last()
+                            .map(|token| TokenCursor::after(token, TokenSort::Number));
+                        page.last().map(|token| token.id)
+                    }
+                };
+                let Some(last_id) = last_id else {
+                    break;
+                };
+                after_id = last_id;
+                scanned += page_rows as u64;
                 (run.progress)(ExportProgress {
                     rows_written: rows,
                     rows_scanned: scanned,
                     total_rows,
                 });
-                if page.len() < PAGE_ROWS {
+                if page_rows < PAGE_ROWS {
                     break;
                 }
             }
@@ -290,7 +314,7 @@ impl Desk {
                     describe_io_error(&err)
                 ))
             })
-        })();
+        });
         let (bytes, sha256) = sink.finish();
         let outcome = match (&written, was_cancelled) {
             (Err(err), _) => format!("failed ({err})"),
@@ -311,4 +335,101 @@ impl Desk {
             was_cancelled,
         })
     }
+}
+
+/// What a background export writes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExportTarget {
+    /// The tokens a filter shows (the Tokens panel's current filter).
+    Tokens(TokenFilter),
+    /// A worklist: tokens with the token columns, or the participants without an Effective token.
+    Worklist(super::reports::Worklist),
+    /// The summary report as CSV (plain UTF-8: the BOM option does not apply).
+    Summary,
+}
+
+/// Everything a background export needs: it opens its own connection to `database`, so the
+/// window's desk stays free.
+#[derive(Clone, Debug)]
+pub struct ExportJob {
+    pub database: PathBuf,
+    pub clerk: String,
+    pub target: ExportTarget,
+    pub options: ExportOptions,
+    /// The file to write; a partial file is removed when the export fails or is cancelled.
+    pub out_path: PathBuf,
+}
+
+impl ExportJob {
+    /// Runs the export on the calling thread, reporting to `context`. [`spawn_export`] runs it
+    /// on a named background thread.
+    pub fn run(&self, context: &JobContext) -> Result<ExportSummary, DeskError> {
+        let mut desk = Desk::open(&self.database, &self.clerk)?;
+        let file = std::fs::File::create(&self.out_path).map_err(|err| {
+            DeskError::File(format!(
+                "{}: {}",
+                self.out_path.display(),
+                describe_io_error(&err)
+            ))
+        })?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut progress = |p: ExportProgress| {
+            context.report(Progress {
+                done: p.rows_scanned,
+                total: p.total_rows,
+            });
+        };
+        let should_stop = || context.is_cancel_requested();
+        let result = match &self.target {
+            ExportTarget::Tokens(filter) => {
+                desk.export_tokens(filter, self.options, &mut out, &mut progress, &should_stop)
+            }
+            ExportTarget::Worklist(worklist) if !worklist.lists_tokens() => desk
+                .export_participants_without_effective_token(
+                    self.options,
+                    &mut out,
+                    &mut progress,
+                    &should_stop,
+                ),
+            ExportTarget::Worklist(worklist) => desk.export_worklist(
+                *worklist,
+                self.options,
+                &mut out,
+                &mut progress,
+                &should_stop,
+            ),
+            ExportTarget::Summary => {
+                let mut sink = HashingWriter::new(&mut out);
+                desk.export_summary_report(&mut sink).map(|report| {
+                    let (bytes, sha256) = sink.finish();
+                    ExportSummary {
+                        rows: report.csv_rows().len() as u64,
+                        bytes,
+                        sha256,
+                        was_cancelled: false,
+                    }
+                })
+            }
+        };
+        drop(out);
+        if !matches!(&result, Ok(summary) if !summary.was_cancelled) {
+            // A partial file is of no use; if removing it fails too, the first problem matters.
+            std::fs::remove_file(&self.out_path).ok();
+        }
+        result.map_err(|err| match err {
+            DeskError::File(message) => {
+                DeskError::File(format!("{}: {message}", self.out_path.display()))
+            }
+            other => other,
+        })
+    }
+}
+
+/// Starts `job` on a background thread named `export`; `wake` runs after each page (the window
+/// passes its repaint request). Progress counts tokens read out of the filter's total.
+pub fn spawn_export(
+    job: ExportJob,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<ExportSummary, DeskError>>> {
+    BackgroundJob::spawn("export", wake, move |context| job.run(context))
 }

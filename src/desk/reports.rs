@@ -3,9 +3,16 @@
 //! The summary is a plain struct for the panel's charts and a CSV for the clerk. Worklists are
 //! token filters where a filter can say it; the two that cannot (participants without an
 //! Effective token, tokens not valid under the Effective definition) have their own listings.
+//!
+//! How the Reports panel uses this: [`spawn_summary`] for the charts; for each of
+//! [`Worklist::ALL`], [`Desk::worklist_count`] and pages from [`Desk::worklist_page`] (or
+//! [`spawn_worklist_page`]; participants come from [`Desk::participants_without_effective_token`]);
+//! exports through [`super::export::spawn_export`]; bulk actions on the listed tokens through
+//! [`Desk::preview_bulk`] then [`Desk::apply_bulk`] with their numbers, one per line.
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +21,7 @@ use super::export::{
     ExportOptions, ExportProgress, ExportRun, ExportSummary, HashingWriter, csv_write_error,
     guard_cell,
 };
+use super::jobs::BackgroundJob;
 use super::{Desk, DeskError, timestamp};
 use crate::domain::rules::luhn_is_valid;
 use crate::domain::{
@@ -251,6 +259,17 @@ pub struct WorklistPage {
     pub items: Vec<WorklistItem>,
     pub next: Option<TokenCursor>,
 }
+
+/// The columns of the export of participants without an Effective token.
+pub const PARTICIPANT_WORKLIST_COLUMNS: [&str; 7] = [
+    "participant_number",
+    "participant_name",
+    "account_number",
+    "account_name",
+    "state",
+    "signed_up_on",
+    "token_count",
+];
 
 /// Rows read per step while looking for tokens that fail the Effective definition.
 const SCAN_PAGE_ROWS: usize = 2_000;
@@ -540,4 +559,121 @@ impl Desk {
         };
         self.export_run(&description, run, options, out)
     }
+
+    /// Exports the participants without an Effective token as CSV
+    /// ([`PARTICIPANT_WORKLIST_COLUMNS`]), guarded and audited like the token export (R61, R62).
+    pub fn export_participants_without_effective_token(
+        &mut self,
+        options: ExportOptions,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(ExportProgress),
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<ExportSummary, DeskError> {
+        let total_rows = self
+            .store
+            .db()
+            .participant_coverage()?
+            .without_effective_token;
+        let mut sink = HashingWriter::new(out);
+        let mut rows = 0u64;
+        let mut was_cancelled = false;
+        let written = (|| -> Result<(), DeskError> {
+            if options.excel_bom {
+                sink.write_all("\u{FEFF}".as_bytes())
+                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
+            }
+            let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
+            writer
+                .write_record(PARTICIPANT_WORKLIST_COLUMNS)
+                .map_err(csv_write_error)?;
+            let mut after_id = 0;
+            loop {
+                if should_stop() {
+                    was_cancelled = true;
+                    break;
+                }
+                let page = self
+                    .store
+                    .db()
+                    .participants_without_effective_token(after_id, SCAN_PAGE_ROWS)?;
+                let Some(last) = page.last() else {
+                    break;
+                };
+                after_id = last.id;
+                for participant in &page {
+                    let cells = [
+                        participant.number.clone(),
+                        participant.name.clone(),
+                        participant.account_number.clone(),
+                        participant.account_name.clone(),
+                        participant.state.as_str().to_owned(),
+                        participant.signed_up_on.clone(),
+                        participant.token_count.to_string(),
+                    ];
+                    writer
+                        .write_record(cells.iter().map(|cell| guard_cell(cell).into_owned()))
+                        .map_err(csv_write_error)?;
+                    rows += 1;
+                }
+                progress(ExportProgress {
+                    rows_written: rows,
+                    rows_scanned: rows,
+                    total_rows,
+                });
+                if page.len() < SCAN_PAGE_ROWS {
+                    break;
+                }
+            }
+            writer
+                .flush()
+                .map_err(|err| csv_write_error(csv::Error::from(err)))
+        })();
+        let (bytes, sha256) = sink.finish();
+        let outcome = match (&written, was_cancelled) {
+            (Err(err), _) => format!("failed ({err})"),
+            (Ok(()), true) => "cancelled".to_owned(),
+            (Ok(()), false) => "completed".to_owned(),
+        };
+        let details = format!(
+            "export of participants (worklist: {}) {outcome}; {rows} rows; sha256 {sha256}",
+            Worklist::ParticipantsWithoutEffectiveToken.title()
+        );
+        self.change(|tx, audit| {
+            Ok(audit.record(tx, "export.participants", "export", "", details)?)
+        })?;
+        written?;
+        Ok(ExportSummary {
+            rows,
+            bytes,
+            sha256,
+            was_cancelled,
+        })
+    }
+}
+
+/// Computes the summary report on a background thread named `summary`, over its own connection
+/// to `database` (a million tokens take a few seconds of counting).
+pub fn spawn_summary(
+    database: PathBuf,
+    clerk: String,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<SummaryReport, DeskError>>> {
+    BackgroundJob::spawn("summary", wake, move |_| {
+        Desk::open(&database, &clerk)?.summary_report()
+    })
+}
+
+/// Reads one page of a worklist on a background thread named `worklist`, over its own
+/// connection to `database`; the R7 list may read the whole table to fill a page.
+pub fn spawn_worklist_page(
+    database: PathBuf,
+    clerk: String,
+    worklist: Worklist,
+    after: Option<TokenCursor>,
+    limit: usize,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<WorklistPage, DeskError>>> {
+    BackgroundJob::spawn("worklist", wake, move |_| {
+        Desk::open(&database, &clerk)?.worklist_page(worklist, after.as_ref(), limit)
+    })
 }

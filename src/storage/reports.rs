@@ -1,14 +1,30 @@
 //! SQL for the summary report, the owner worklists and bulk actions (SPEC §8).
 //!
-//! Token exports page through [`Db::list_tokens`] (keyset, bounded memory); what lives here are
-//! the aggregate counts and the one savepoint helper bulk actions need.
+//! Token exports read keyset pages of plain text cells (bounded memory, no per-row records);
+//! the rest are aggregate counts and the one savepoint helper bulk actions need.
 
 use rusqlite::types::Value;
 use serde::Serialize;
 
 use super::owners::{PARTICIPANT_SELECT, participant_from_row};
-use super::{Db, StoreError, Tx};
+use super::queries::token_conditions;
+use super::{Db, Store, StoreError, Tx};
 use crate::domain::{ParticipantRecord, TokenState};
+use crate::storage::TokenFilter;
+
+/// The cells of the token export (SPEC §8), in its column order, after the token id. There is no
+/// pass-code, hash or verification-code column to select (R60).
+const EXPORT_SELECT: &str = "
+    SELECT t.id, t.number, d.code, t.state, t.authentication_code, t.identifier,
+           p.number, p.name, a.number, a.name, t.created_at, t.created_by,
+           t.verified_at, t.last_used_at, t.locked, t.import_batch_id
+    FROM tokens t
+    JOIN definitions d ON d.id = t.definition_id
+    LEFT JOIN participants p ON p.id = t.participant_id
+    LEFT JOIN accounts a ON a.id = t.account_id";
+
+/// Number of cells of one exported token.
+pub const EXPORT_CELLS: usize = 15;
 
 /// Tokens of one definition in one state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -110,6 +126,86 @@ impl Db<'_> {
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([Value::Integer(after_id)], participant_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Store {
+    /// Runs `work` in one read transaction: every query in it sees the same snapshot, while
+    /// other connections may go on writing (WAL). Not for use inside [`Store::write`].
+    pub fn read_snapshot<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(Db<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(StoreError::from)?;
+        let output = work(self.db());
+        // Nothing was written; ending the transaction only releases the snapshot.
+        let ended = self.conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let output = output?;
+        ended?;
+        Ok(output)
+    }
+}
+
+impl Db<'_> {
+    /// Calls `each` with the export cells of every token `filter` shows whose id is greater
+    /// than `after_id`, at most `limit` of them, in id order. Returns the last id seen (`None`
+    /// when there were none). Cells borrow from SQLite: nothing is allocated per row.
+    pub fn export_token_page<E: From<StoreError>>(
+        &self,
+        filter: &TokenFilter,
+        after_id: i64,
+        limit: usize,
+        each: &mut dyn FnMut(&[&str; EXPORT_CELLS]) -> Result<(), E>,
+    ) -> Result<Option<i64>, E> {
+        let mut conditions = token_conditions(filter);
+        conditions.push("t.id > ?", [Value::Integer(after_id)]);
+        let sql = format!(
+            "{EXPORT_SELECT}{} ORDER BY t.id LIMIT {limit}",
+            conditions.sql()
+        );
+        let mut statement = self.conn.prepare_cached(&sql).map_err(StoreError::from)?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(conditions.values.iter()))
+            .map_err(StoreError::from)?;
+        let mut last_id = None;
+        let mut batch = String::new();
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let text = |index: usize| -> Result<&str, StoreError> {
+                Ok(row
+                    .get_ref(index)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?
+                    .unwrap_or(""))
+            };
+            let locked: bool = row.get(14).map_err(StoreError::from)?;
+            let batch_id: Option<i64> = row.get(15).map_err(StoreError::from)?;
+            batch.clear();
+            if let Some(id) = batch_id {
+                batch.push_str(&id.to_string());
+            }
+            let cells = [
+                text(1)?,
+                text(2)?,
+                text(3)?,
+                text(4)?,
+                text(5)?,
+                text(6)?,
+                text(7)?,
+                text(8)?,
+                text(9)?,
+                text(10)?,
+                text(11)?,
+                text(12)?,
+                text(13)?,
+                if locked { "true" } else { "false" },
+                batch.as_str(),
+            ];
+            each(&cells)?;
+            last_id = Some(row.get(0).map_err(StoreError::from)?);
+        }
+        Ok(last_id)
     }
 }
 

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone as _, Utc};
 use sha2::{Digest as _, Sha256};
 use tokendesk::desk::bulk::{BulkAction, BulkOutcome};
-use tokendesk::desk::export::{ExportOptions, ExportSummary, TOKEN_EXPORT_COLUMNS, guard_cell};
-use tokendesk::desk::reports::{Worklist, credential_problems};
+use tokendesk::desk::export::{
+    ExportOptions, ExportSummary, TOKEN_EXPORT_COLUMNS, guard_cell, token_export_cells,
+};
+use tokendesk::desk::reports::{PARTICIPANT_WORKLIST_COLUMNS, Worklist, credential_problems};
 use tokendesk::desk::{Credentials, DefinitionDraft, Desk, DeskError, TokenDraft, TokenFilter};
 use tokendesk::domain::{
     CheckDigit, CredentialRule, DefinitionSettings, GenerationMethod, OwnerKind, Secret,
@@ -313,6 +315,64 @@ fn guard_prefixes_formula_cells_in_the_export() {
     );
 }
 
+/// SPEC §7.1: the import removes one leading `'` before `=`, `+`, `-` or `@`.
+fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => cell,
+    }
+}
+
+#[test]
+fn exported_cells_read_back_as_the_stored_values() {
+    let mut k = known();
+    let (bytes, _) = export(&mut k.desk, &TokenFilter::default(), false);
+    let (_, rows) = parse(&bytes);
+    for row in &rows {
+        let token = k.desk.token(&row[0]).unwrap();
+        let stored: Vec<String> = token_export_cells(&token)
+            .iter()
+            .map(|cell| cell.to_string())
+            .collect();
+        let read_back: Vec<&str> = row.iter().map(|cell| unguard(cell)).collect();
+        assert_eq!(read_back, stored);
+    }
+}
+
+#[test]
+fn participants_without_an_effective_token_export() {
+    let mut k = known();
+    let mut out = Vec::new();
+    let summary = k
+        .desk
+        .export_participants_without_effective_token(
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(summary.rows, 1);
+    let (header, rows) = parse(&out);
+    assert_eq!(header, PARTICIPANT_WORKLIST_COLUMNS);
+    assert_eq!(rows[0][0], k.participants[2]);
+    assert_eq!(rows[0][3], "'=HYPERLINK(\"http://evil.example\")");
+    assert_eq!(rows[0][6], "1");
+    let events = k
+        .desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.participants".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            1,
+        )
+        .unwrap();
+    assert!(events[0].details.contains(&summary.sha256));
+    assert!(events[0].details.contains("; 1 rows;"));
+}
+
 #[test]
 fn guard_covers_equals_plus_minus_at_tab_and_cr() {
     for (value, guarded) in [
@@ -326,9 +386,7 @@ fn guard_covers_equals_plus_minus_at_tab_and_cr() {
         ("a=b", "a=b"),
         ("", ""),
         ("'plain", "'plain"),
-        // A value that itself starts with a quote before a formula character keeps it through
-        // the import, which removes exactly one quote.
-        ("'=x", "''=x"),
+        (" =x", " =x"),
     ] {
         assert_eq!(guard_cell(value), guarded, "{value:?}");
     }
@@ -967,4 +1025,181 @@ fn cli_export_tokens_writes_the_file_and_report_summary_too() {
         text.starts_with("section,label,state,count\ntotal_tokens,,,8\n"),
         "{text}"
     );
+}
+
+#[test]
+fn background_jobs_export_count_and_list_on_their_own_connection() {
+    use tokendesk::desk::export::{ExportJob, ExportTarget, spawn_export};
+    let mut desk = crate::support::fresh_desk();
+    for _ in 0..3 {
+        desk.create_token(&TokenDraft::default()).unwrap();
+    }
+    let out_path = desk.dir.path().join("tokens.csv");
+    let job = ExportJob {
+        database: desk.path(),
+        clerk: "night clerk".to_owned(),
+        target: ExportTarget::Tokens(TokenFilter::default()),
+        options: ExportOptions { excel_bom: true },
+        out_path: out_path.clone(),
+    };
+    let summary = spawn_export(job.clone(), || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap();
+    let bytes = std::fs::read(&out_path).unwrap();
+    assert_eq!(summary.rows, 3);
+    assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(parse(&bytes[3..]).1.len(), 3);
+    let events = desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            10,
+        )
+        .unwrap();
+    assert_eq!(events[0].clerk, "night clerk");
+
+    for target in [
+        ExportTarget::Summary,
+        ExportTarget::Worklist(Worklist::NeverUsed),
+        ExportTarget::Worklist(Worklist::ParticipantsWithoutEffectiveToken),
+    ] {
+        let job = ExportJob {
+            target,
+            ..job.clone()
+        };
+        let summary = spawn_export(job, || {}).unwrap().wait().unwrap().unwrap();
+        let bytes = std::fs::read(&out_path).unwrap();
+        assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    }
+
+    let report = tokendesk::desk::reports::spawn_summary(desk.path(), "clerk".to_owned(), || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.total_tokens, 3);
+    let page = tokendesk::desk::reports::spawn_worklist_page(
+        desk.path(),
+        "clerk".to_owned(),
+        Worklist::NeverUsed,
+        None,
+        10,
+        || {},
+    )
+    .unwrap()
+    .wait()
+    .unwrap()
+    .unwrap();
+    assert_eq!(page.items.len(), 3);
+
+    let nowhere = desk.dir.path().join("missing/folder/tokens.csv");
+    let job = ExportJob {
+        out_path: nowhere.clone(),
+        ..job
+    };
+    let err = spawn_export(job, || {})
+        .unwrap()
+        .wait()
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, DeskError::File(_)), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn export_crosses_page_borders_in_bounded_pages() {
+    let mut desk = Desk::new(
+        Store::open_in_memory().unwrap(),
+        SecretHasher::cheap_for_tests(),
+        "clerk",
+    );
+    desk.fill_demo_data(4_500, 100).unwrap();
+    let mut out = Vec::new();
+    let mut pages = Vec::new();
+    let summary = desk
+        .export_tokens(
+            &TokenFilter::default(),
+            ExportOptions::default(),
+            &mut out,
+            &mut |p| pages.push(p.rows_written),
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(summary.rows, 4_500);
+    assert_eq!(pages, [2_000, 4_000, 4_500]);
+    let (_, rows) = parse(&out);
+    let numbers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(numbers.len(), 4_500);
+    assert!(
+        numbers.windows(2).all(|pair| pair[0] < pair[1]),
+        "ascending, no repeats"
+    );
+
+    // The worklist that reads whole records pages the same way.
+    let mut out = Vec::new();
+    let summary = desk
+        .export_worklist(
+            Worklist::NotValidUnderEffectiveDefinition,
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(
+        summary.rows, 0,
+        "demo data satisfies the Standard definition"
+    );
+    let unassigned = desk.worklist_count(Worklist::Unassigned).unwrap().unwrap();
+    let mut out = Vec::new();
+    let summary = desk
+        .export_worklist(
+            Worklist::Unassigned,
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(summary.rows, unassigned);
+    assert!(unassigned > 2_000);
+}
+
+#[test]
+fn export_is_one_snapshot_while_another_connection_writes() {
+    let mut desk = crate::support::fresh_desk();
+    desk.fill_demo_data(2_500, 10).unwrap();
+    let mut other = Desk::new(
+        Store::open(&desk.path()).unwrap(),
+        SecretHasher::cheap_for_tests(),
+        "other clerk",
+    );
+    let mut out = Vec::new();
+    let mut added = 0;
+    let summary = desk
+        .export_tokens(
+            &TokenFilter::default(),
+            ExportOptions::default(),
+            &mut out,
+            &mut |_| {
+                if added == 0 {
+                    other.create_token(&TokenDraft::default()).unwrap();
+                    added += 1;
+                }
+            },
+            &|| false,
+        )
+        .unwrap();
+    assert_eq!(added, 1);
+    assert_eq!(
+        summary.rows, 2_500,
+        "the token added meanwhile is not in this export"
+    );
+    assert_eq!(desk.token_count().unwrap(), 2_501);
 }
