@@ -485,6 +485,7 @@ impl TokenDeskApp {
             Command::TokenListChanged => self.stale.tokens = true,
             Command::FetchTokenPage(page) => self.fetch_page(page),
             Command::SelectToken(number) => self.select_token(&number),
+            Command::CloseTokenDetail => self.data.selected_token = None,
             Command::DismissNotice => {
                 self.data.notice = None;
                 self.data.check_outcome = None;

@@ -161,6 +161,7 @@ pub enum Command {
     TokenListChanged,
     FetchTokenPage(usize),
     SelectToken(String),
+    CloseTokenDetail,
     CreateToken(TokenDraft),
     SetTokenState {
         number: String,
@@ -501,7 +502,7 @@ pub fn modal(
     content: impl FnOnce(&mut egui::Ui) -> bool,
 ) -> bool {
     let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
-        ui.set_max_width(560.0);
+        ui.set_max_width(860.0);
         ui.heading(title);
         ui.add_space(6.0);
         content(ui)
