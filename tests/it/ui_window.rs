@@ -227,3 +227,61 @@ fn sorting_by_number_descending_puts_the_newest_first() {
     harness.get_by_label("AT0000000300");
     assert!(harness.query_by_label("AT0000000001").is_none());
 }
+
+#[test]
+fn account_is_suspended_and_reactivated_and_the_audit_log_shows_it() {
+    let (mut app, _dir) = app_on_new_database();
+    let account = app.desk_mut().create_account("Acme Ltd").unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Accounts");
+    click(&mut harness, &account.number);
+    click(&mut harness, "Suspend account");
+    harness.get_by_label(&format!("Account {} is now Suspended.", account.number));
+    click(&mut harness, "Reactivate account");
+    harness.get_by_label(&format!("Account {} is now Active.", account.number));
+    go_to(&mut harness, "Audit log");
+    type_into(&mut harness, "Action starts with", "account.");
+    settle(&mut harness);
+    assert!(harness.query_all_by_label("account.create").count() == 1);
+    assert!(harness.query_all_by_label("definition.create").count() == 0);
+}
+
+#[test]
+fn ctrl_f_goes_to_the_token_search() {
+    let (app, _dir) = app_on_new_database();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Definitions");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    settle(&mut harness);
+    let search = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search");
+    assert!(search.is_focused());
+}
+
+#[test]
+fn open_database_takes_a_typed_path_and_refuses_a_missing_file() {
+    let (app, dir) = app_on_new_database();
+    let other = dir.path().join("other.sqlite3");
+    let mut harness = harness(app);
+    settle(&mut harness);
+
+    click(&mut harness, "Database");
+    click(&mut harness, "Open database…");
+    type_into(&mut harness, "Database file", &other.display().to_string());
+    click(&mut harness, "Open");
+    harness.get_by_label(&format!(
+        "There is no database file at {}.",
+        other.display()
+    ));
+
+    harness.key_press(egui::Key::Escape);
+    settle(&mut harness);
+    click(&mut harness, "Database");
+    click(&mut harness, "New database…");
+    type_into(&mut harness, "Database file", &other.display().to_string());
+    click(&mut harness, "Create");
+    harness.get_by_label(&format!("Created {}.", other.display()));
+    harness.get_by_label(&format!("Database: {}", other.display()));
+    assert_eq!(harness.state().desk().path(), other.as_path());
+}
