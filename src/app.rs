@@ -112,6 +112,10 @@ impl TokenDeskApp {
         for command in commands {
             self.apply(&ctx, command);
         }
+        // Generated secrets are shown once: gone as soon as their dialog closes.
+        if !matches!(self.ui_state.dialog, Dialog::Secrets) {
+            self.data.secrets = None;
+        }
         if had_commands {
             self.refresh_stale(&ctx);
             ctx.request_repaint();
@@ -209,15 +213,21 @@ impl TokenDeskApp {
         if stale.tokens {
             self.restart_token_list(ctx);
         }
-        if stale.owners {
-            self.refresh_owners(OwnerKind::Participant);
-            self.refresh_owners(OwnerKind::Account);
+        // Owner tables are read when their place is shown, so a start on Tokens reads none.
+        match self.view.place {
+            Place::Participants | Place::Accounts if stale.owners => {
+                self.refresh_owners(OwnerKind::Participant);
+                self.refresh_owners(OwnerKind::Account);
+            }
+            _ => self.stale.owners |= stale.owners,
         }
         if stale.details {
             self.refresh_details();
         }
         if stale.audit && self.view.place == Place::AuditLog {
             self.refresh_audit(i64::MAX);
+        } else {
+            self.stale.audit |= stale.audit;
         }
     }
 
@@ -515,10 +525,7 @@ impl TokenDeskApp {
             self.stale = Stale::ALL;
         }
         match command {
-            Command::Navigate(place) => {
-                self.view.place = place;
-                self.stale.audit |= place == Place::AuditLog;
-            }
+            Command::Navigate(place) => self.view.place = place,
             Command::TokenListChanged => self.stale.tokens = true,
             Command::FetchTokenPage(page) => self.fetch_page(page),
             Command::FetchOwnerPage(kind, page) => self.fetch_owner_page(kind, page),

@@ -285,3 +285,69 @@ fn open_database_takes_a_typed_path_and_refuses_a_missing_file() {
     harness.get_by_label(&format!("Database: {}", other.display()));
     assert_eq!(harness.state().desk().path(), other.as_path());
 }
+
+#[test]
+fn pending_token_is_verified_with_the_code_shown_once_and_its_pass_code_reset() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let mut settings = tokendesk::domain::DefinitionSettings::default();
+    settings.verification.required = true;
+    let draft = tokendesk::desk::DefinitionDraft {
+        name: "Verified Card".to_owned(),
+        settings,
+        ..Default::default()
+    };
+    let definition = desk.create_definition(&draft).unwrap();
+    desk.activate_definition(&definition.code).unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+
+    click(&mut harness, "New token…");
+    type_into(&mut harness, "Identifier", "grace@example.com");
+    type_into(&mut harness, "Pass code", "2468");
+    click(&mut harness, "Create token");
+    harness.get_by_label("Token AT0000000001 created (Pending Verification).");
+    let code = {
+        let secrets = harness.state().data().secrets.as_ref().unwrap();
+        let (_, code) = secrets
+            .lines
+            .iter()
+            .find(|(label, _)| label == "Verification code")
+            .unwrap();
+        code.clone()
+    };
+    harness.get_by_label("Copy verification code");
+    click(&mut harness, "Done");
+    assert!(
+        harness.state().data().secrets.is_none(),
+        "secrets are dropped once their dialog closes"
+    );
+
+    click(&mut harness, "AT0000000001");
+    type_into(&mut harness, "Verification code", &code);
+    click(&mut harness, "Verify");
+    harness.get_by_label("Token AT0000000001 verified; it is now Effective.");
+
+    type_into(&mut harness, "New pass code", "9753");
+    click(&mut harness, "Set pass code");
+    harness.get_by_label("The pass code of token AT0000000001 was reset.");
+    click(&mut harness, "Check credentials…");
+    click(&mut harness, "By identifier and pass code");
+    type_into(&mut harness, "Identifier", "grace@example.com");
+    type_into(&mut harness, "Pass code", "9753");
+    click(&mut harness, "Check");
+    harness.get_by_label("Authenticated: token AT0000000001 (no owner).");
+}
+
+#[test]
+fn participants_table_pages_through_many_owners() {
+    let (mut app, _dir) = app_on_new_database();
+    app.desk_mut().fill_demo_data(600, 600).unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Participants");
+    harness.get_by_label_contains("600 shown");
+    harness.get_by_label("RP0000000001");
+    let pages = harness.state().data().participants.pages.len();
+    assert!(pages <= 2, "only the visible pages are read, not {pages}");
+}
