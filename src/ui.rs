@@ -284,6 +284,27 @@ pub enum Dialog {
         create: bool,
     },
     Secrets,
+    /// A destructive action waiting for the clerk's confirmation.
+    Confirm {
+        question: String,
+        action: String,
+        command: Option<Box<Command>>,
+    },
+}
+
+impl Dialog {
+    /// Asks `question` before running `command` with a button labelled `action`.
+    pub fn confirm(
+        question: impl Into<String>,
+        action: impl Into<String>,
+        command: Command,
+    ) -> Self {
+        Self::Confirm {
+            question: question.into(),
+            action: action.into(),
+            command: Some(Box::new(command)),
+        }
+    }
 }
 
 /// Drafts and selections that live only while the window is open.
@@ -306,7 +327,7 @@ pub fn root_ui(
     commands: &mut Vec<Command>,
 ) {
     shortcuts(ui.ctx(), view, state, data, commands);
-    egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, state, data, commands));
+    egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, view.place, state, data, commands));
     egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, data));
     egui::Panel::left("navigation")
         .resizable(false)
@@ -362,11 +383,17 @@ fn shortcuts(
         state.focus_search = true;
     }
     if ctx.input_mut(|input| input.consume_shortcut(&new)) && matches!(state.dialog, Dialog::None) {
-        state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+        state.dialog = Dialog::NewToken(tokens::NewTokenForm::for_place(view.place, data));
     }
 }
 
-fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut Vec<Command>) {
+fn menu_ui(
+    ui: &mut egui::Ui,
+    place: Place,
+    state: &mut UiState,
+    data: &Data,
+    commands: &mut Vec<Command>,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("Database", |ui| {
             if ui.button("Open database…").clicked() {
@@ -384,7 +411,7 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut V
         });
         ui.menu_button("Actions", |ui| {
             if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
-                state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+                state.dialog = Dialog::NewToken(tokens::NewTokenForm::for_place(place, data));
             }
             if ui.button("Check credentials…").clicked() {
                 state.dialog = Dialog::CheckCredentials(tokens::CheckForm::default());
@@ -497,6 +524,22 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                 close
             })
         }
+        Dialog::Confirm {
+            question,
+            action,
+            command,
+        } => modal(&ctx, "confirm", "Please confirm", |ui| {
+            ui.label(question.as_str());
+            let mut close = false;
+            ui.horizontal(|ui| {
+                if ui.button(action.as_str()).clicked() {
+                    commands.extend(command.take().map(|command| *command));
+                    close = true;
+                }
+                close |= ui.button("Keep it").clicked();
+            });
+            close
+        }),
         Dialog::Secrets => match &data.secrets {
             Some(secrets) => modal(&ctx, "secrets", &secrets.title.clone(), |ui| {
                 ui.label("Write these down or copy them now: they are shown only once.");

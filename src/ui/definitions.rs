@@ -98,7 +98,14 @@ pub fn definitions_ui(
                                 )
                                 .clicked()
                             {
-                                commands.push(Command::DeleteDefinition(definition.code.clone()));
+                                state.dialog = super::Dialog::confirm(
+                                    format!(
+                                        "Delete definition {} ({})?",
+                                        definition.name, definition.code
+                                    ),
+                                    "Delete",
+                                    Command::DeleteDefinition(definition.code.clone()),
+                                );
                             }
                         }
                     });

@@ -78,8 +78,14 @@ pub fn participants_ui(
                             });
                         let is_effective = participant.state == ParticipantState::Effective;
                         if is_effective && ui.button("Terminate participant").clicked() {
-                            commands
-                                .push(Command::TerminateParticipant(participant.number.clone()));
+                            state.dialog = Dialog::confirm(
+                                format!(
+                                    "Terminate {} ({})? Participants are never deleted; its tokens stay as they are.",
+                                    participant.name, participant.number
+                                ),
+                                "Terminate",
+                                Command::TerminateParticipant(participant.number.clone()),
+                            );
                         }
                         ui.add_space(8.0);
                         let allow_create = data
@@ -226,10 +232,17 @@ pub fn accounts_ui(
                             if account.state != AccountState::Terminated
                                 && ui.button("Terminate account").clicked()
                             {
-                                commands.push(Command::SetAccountState {
-                                    number: number.clone(),
-                                    target: AccountState::Terminated,
-                                });
+                                state.dialog = Dialog::confirm(
+                                    format!(
+                                        "Terminate account {} ({})? It cannot be reactivated and gets no new tokens.",
+                                        account.name, account.number
+                                    ),
+                                    "Terminate",
+                                    Command::SetAccountState {
+                                        number: number.clone(),
+                                        target: AccountState::Terminated,
+                                    },
+                                );
                             }
                         });
                         ui.add_space(8.0);

@@ -108,7 +108,7 @@ fn filter_bar_ui(
             .labelled_by(label.id);
         ui.separator();
         if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
-            state.dialog = Dialog::NewToken(NewTokenForm::standalone(data));
+            state.dialog = Dialog::NewToken(NewTokenForm::default());
         }
         if ui.button("Check credentials…").clicked() {
             state.dialog = Dialog::CheckCredentials(CheckForm::default());
@@ -418,7 +418,11 @@ fn detail_ui(
                     .on_disabled_hover_text("Remove its owner links first (R21)")
                     .clicked()
                 {
-                    commands.push(Command::DeleteToken(token.number.clone()));
+                    state.dialog = Dialog::confirm(
+                        format!("Delete token {}? Its audit history stays.", token.number),
+                        "Delete",
+                        Command::DeleteToken(token.number.clone()),
+                    );
                 }
             }
             TokenState::PendingVerification => {}
@@ -546,8 +550,24 @@ pub struct NewTokenForm {
 }
 
 impl NewTokenForm {
-    pub fn standalone(_data: &Data) -> Self {
-        Self::default()
+    /// The form for the place the clerk is in: for the selected participant or account there
+    /// (if it may get new tokens), else a standalone token.
+    pub fn for_place(place: super::Place, data: &Data) -> Self {
+        match place {
+            super::Place::Participants => match &data.selected_participant {
+                Some((participant, _)) if participant.state == ParticipantState::Effective => {
+                    Self::for_participant(&participant.number, &participant.account_number)
+                }
+                _ => Self::default(),
+            },
+            super::Place::Accounts => match &data.selected_account {
+                Some((account, ..)) if account.state != AccountState::Terminated => {
+                    Self::for_account(&account.number)
+                }
+                _ => Self::default(),
+            },
+            _ => Self::default(),
+        }
     }
 
     pub fn for_participant(number: &str, account: &str) -> Self {

@@ -351,3 +351,61 @@ fn participants_table_pages_through_many_owners() {
     let pages = harness.state().data().participants.pages.len();
     assert!(pages <= 2, "only the visible pages are read, not {pages}");
 }
+
+#[test]
+fn terminating_a_participant_asks_first_and_keep_it_changes_nothing() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let account = desk.create_account("Acme Ltd").unwrap();
+    let participant = desk
+        .create_participant("Ada Lovelace", &account.number)
+        .unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Participants");
+    click(&mut harness, &participant.number);
+
+    click(&mut harness, "Terminate participant");
+    click(&mut harness, "Keep it");
+    let state = harness
+        .state()
+        .desk()
+        .participant(&participant.number)
+        .unwrap()
+        .state;
+    assert_eq!(state, tokendesk::domain::ParticipantState::Effective);
+
+    click(&mut harness, "Terminate participant");
+    click(&mut harness, "Terminate");
+    harness.get_by_label_contains("terminated; its tokens are unchanged");
+    let state = harness
+        .state()
+        .desk()
+        .participant(&participant.number)
+        .unwrap()
+        .state;
+    assert_eq!(state, tokendesk::domain::ParticipantState::Terminated);
+}
+
+#[test]
+fn ctrl_n_on_a_participant_prepares_a_token_for_it() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let account = desk.create_account("Acme Ltd").unwrap();
+    let participant = desk
+        .create_participant("Ada Lovelace", &account.number)
+        .unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Participants");
+    click(&mut harness, &participant.number);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    settle(&mut harness);
+    let field =
+        harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Participant number");
+    assert_eq!(field.value().as_deref(), Some(participant.number.as_str()));
+    click(&mut harness, "Create token");
+    harness.get_by_label("Token AT0000000001 created");
+    click(&mut harness, "Done");
+    harness.get_by_label("Tokens (1)");
+}
