@@ -101,6 +101,7 @@ impl TokenDeskApp {
         self.poll_jobs();
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
+        let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
         ui::root_ui(
             ui,
             &mut self.view,
@@ -108,6 +109,12 @@ impl TokenDeskApp {
             &self.data,
             &mut commands,
         );
+        // A dialog just opened starts without the last notice, which was about something else.
+        if std::mem::discriminant(&self.ui_state.dialog) != dialog_before
+            && !matches!(self.ui_state.dialog, Dialog::None | Dialog::Secrets)
+        {
+            self.data.notice = None;
+        }
         let had_commands = !commands.is_empty();
         for command in commands {
             self.apply(&ctx, command);

@@ -346,7 +346,10 @@ pub fn root_ui(
             }
         });
     egui::CentralPanel::default().show(ui, |ui| {
-        notice_ui(ui, data.notice.as_ref(), commands);
+        // While a dialog is open, the notice shows inside it instead.
+        if matches!(state.dialog, Dialog::None) {
+            notice_ui(ui, data.notice.as_ref(), commands);
+        }
         match view.place {
             Place::Tokens => tokens::tokens_ui(ui, view, state, data, commands),
             Place::Participants => owners::participants_ui(ui, view, state, data, commands),
@@ -460,19 +463,29 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
             owner,
             search,
         } => owners::add_existing_dialog(&ctx, *kind, owner, search, data, commands),
-        Dialog::NewAccount { name } => modal(&ctx, "new-account", "New account", |ui| {
-            let mut close = false;
-            labelled_text(ui, "Account name", name);
-            ui.horizontal(|ui| {
-                if ui.button("Create account").clicked() {
-                    commands.push(Command::CreateAccount(name.clone()));
-                }
-                close = ui.button("Cancel").clicked();
-            });
-            close
-        }),
-        Dialog::NewParticipant { name, account } => {
-            modal(&ctx, "new-participant", "New participant", |ui| {
+        Dialog::NewAccount { name } => modal(
+            &ctx,
+            "new-account",
+            "New account",
+            data.notice.as_ref(),
+            |ui| {
+                let mut close = false;
+                labelled_text(ui, "Account name", name);
+                ui.horizontal(|ui| {
+                    if ui.button("Create account").clicked() {
+                        commands.push(Command::CreateAccount(name.clone()));
+                    }
+                    close = ui.button("Cancel").clicked();
+                });
+                close
+            },
+        ),
+        Dialog::NewParticipant { name, account } => modal(
+            &ctx,
+            "new-participant",
+            "New participant",
+            data.notice.as_ref(),
+            |ui| {
                 let mut close = false;
                 labelled_text(ui, "Participant name", name);
                 labelled_text(ui, "Account number", account);
@@ -486,8 +499,8 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                     close = ui.button("Cancel").clicked();
                 });
                 close
-            })
-        }
+            },
+        ),
         Dialog::Database { path, create } => {
             let title = if *create {
                 "New database"
@@ -495,7 +508,7 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                 "Open database"
             };
             let create = *create;
-            modal(&ctx, "database", title, |ui| {
+            modal(&ctx, "database", title, data.notice.as_ref(), |ui| {
                 let mut close = false;
                 ui.label("Type the path of the database file, or browse for it.");
                 labelled_text(ui, "Database file", path);
@@ -528,38 +541,50 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
             question,
             action,
             command,
-        } => modal(&ctx, "confirm", "Please confirm", |ui| {
-            ui.label(question.as_str());
-            let mut close = false;
-            ui.horizontal(|ui| {
-                if ui.button(action.as_str()).clicked() {
-                    commands.extend(command.take().map(|command| *command));
-                    close = true;
-                }
-                close |= ui.button("Keep it").clicked();
-            });
-            close
-        }),
+        } => modal(
+            &ctx,
+            "confirm",
+            "Please confirm",
+            data.notice.as_ref(),
+            |ui| {
+                ui.label(question.as_str());
+                let mut close = false;
+                ui.horizontal(|ui| {
+                    if ui.button(action.as_str()).clicked() {
+                        commands.extend(command.take().map(|command| *command));
+                        close = true;
+                    }
+                    close |= ui.button("Keep it").clicked();
+                });
+                close
+            },
+        ),
         Dialog::Secrets => match &data.secrets {
-            Some(secrets) => modal(&ctx, "secrets", &secrets.title.clone(), |ui| {
-                ui.label("Write these down or copy them now: they are shown only once.");
-                egui::Grid::new("secret-lines")
-                    .num_columns(3)
-                    .show(ui, |ui| {
-                        for (label, value) in &secrets.lines {
-                            ui.label(label);
-                            ui.monospace(value);
-                            if ui
-                                .button(format!("Copy {}", label.to_lowercase()))
-                                .clicked()
-                            {
-                                ui.ctx().copy_text(value.clone());
+            Some(secrets) => modal(
+                &ctx,
+                "secrets",
+                &secrets.title.clone(),
+                data.notice.as_ref(),
+                |ui| {
+                    ui.label("Write these down or copy them now: they are shown only once.");
+                    egui::Grid::new("secret-lines")
+                        .num_columns(3)
+                        .show(ui, |ui| {
+                            for (label, value) in &secrets.lines {
+                                ui.label(label);
+                                ui.monospace(value);
+                                if ui
+                                    .button(format!("Copy {}", label.to_lowercase()))
+                                    .clicked()
+                                {
+                                    ui.ctx().copy_text(value.clone());
+                                }
+                                ui.end_row();
                             }
-                            ui.end_row();
-                        }
-                    });
-                ui.button("Done").clicked()
-            }),
+                        });
+                    ui.button("Done").clicked()
+                },
+            ),
             None => true,
         },
     };
@@ -569,16 +594,26 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
 }
 
 /// Shows a modal dialog titled `title`; returns whether it should close (Esc, backdrop or the content said so).
+/// The current notice is repeated inside, so an error caused by the dialog is seen there.
 pub fn modal(
     ctx: &egui::Context,
     id: &str,
     title: &str,
+    notice: Option<&Notice>,
     content: impl FnOnce(&mut egui::Ui) -> bool,
 ) -> bool {
     let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
         ui.set_max_width(860.0);
         ui.heading(title);
         ui.add_space(6.0);
+        if let Some(notice) = notice {
+            let color = if notice.is_error {
+                ui.visuals().error_fg_color
+            } else {
+                ui.visuals().strong_text_color()
+            };
+            ui.colored_label(color, &notice.text);
+        }
         content(ui)
     });
     response.inner || response.should_close()

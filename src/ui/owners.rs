@@ -451,6 +451,7 @@ pub fn add_existing_dialog(
         ctx,
         "add-existing",
         &format!("Add an existing token to {owner}"),
+        data.notice.as_ref(),
         |ui| {
             ui.label(format!(
                 "Only Effective, unlocked tokens without a {} are offered.",

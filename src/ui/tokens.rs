@@ -606,7 +606,7 @@ pub fn new_token_dialog(
     data: &Data,
     commands: &mut Vec<Command>,
 ) -> bool {
-    modal(ctx, "new-token", "New token", |ui| {
+    modal(ctx, "new-token", "New token", data.notice.as_ref(), |ui| {
         let Some(definition) = data.effective_definition() else {
             ui.label("There is no Effective definition; activate one in Definitions first.");
             return ui.button("Close").clicked();
@@ -708,43 +708,49 @@ pub fn check_dialog(
     data: &Data,
     commands: &mut Vec<Command>,
 ) -> bool {
-    modal(ctx, "check-credentials", "Check credentials", |ui| {
-        ui.horizontal(|ui| {
-            ui.radio_value(&mut form.by_identifier, false, "By authentication code");
-            ui.radio_value(&mut form.by_identifier, true, "By identifier and pass code");
-        });
-        let ready = if form.by_identifier {
-            labelled_text(ui, "Identifier", &mut form.identifier);
-            labelled_secret(ui, "Pass code", &mut form.pass_code);
-            !form.identifier.trim().is_empty() && !form.pass_code.is_empty()
-        } else {
-            labelled_text(ui, "Authentication code", &mut form.authentication_code);
-            !form.authentication_code.trim().is_empty()
-        };
-        if let Some(outcome) = &data.check_outcome {
-            let color = if outcome.is_error {
-                ui.visuals().error_fg_color
+    modal(
+        ctx,
+        "check-credentials",
+        "Check credentials",
+        data.notice.as_ref(),
+        |ui| {
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut form.by_identifier, false, "By authentication code");
+                ui.radio_value(&mut form.by_identifier, true, "By identifier and pass code");
+            });
+            let ready = if form.by_identifier {
+                labelled_text(ui, "Identifier", &mut form.identifier);
+                labelled_secret(ui, "Pass code", &mut form.pass_code);
+                !form.identifier.trim().is_empty() && !form.pass_code.is_empty()
             } else {
-                EFFECTIVE_GREEN
+                labelled_text(ui, "Authentication code", &mut form.authentication_code);
+                !form.authentication_code.trim().is_empty()
             };
-            ui.colored_label(color, &outcome.text);
-        }
-        let mut close = false;
-        ui.horizontal(|ui| {
-            if ui.add_enabled(ready, egui::Button::new("Check")).clicked() {
-                let credentials = if form.by_identifier {
-                    Credentials::Identifier {
-                        identifier: form.identifier.trim().to_owned(),
-                        pass_code: Secret::new(form.pass_code.clone()),
-                    }
+            if let Some(outcome) = &data.check_outcome {
+                let color = if outcome.is_error {
+                    ui.visuals().error_fg_color
                 } else {
-                    Credentials::AuthenticationCode(form.authentication_code.trim().to_owned())
+                    EFFECTIVE_GREEN
                 };
-                form.pass_code.clear();
-                commands.push(Command::CheckCredentials(credentials));
+                ui.colored_label(color, &outcome.text);
             }
-            close = ui.button("Close").clicked();
-        });
-        close
-    })
+            let mut close = false;
+            ui.horizontal(|ui| {
+                if ui.add_enabled(ready, egui::Button::new("Check")).clicked() {
+                    let credentials = if form.by_identifier {
+                        Credentials::Identifier {
+                            identifier: form.identifier.trim().to_owned(),
+                            pass_code: Secret::new(form.pass_code.clone()),
+                        }
+                    } else {
+                        Credentials::AuthenticationCode(form.authentication_code.trim().to_owned())
+                    };
+                    form.pass_code.clear();
+                    commands.push(Command::CheckCredentials(credentials));
+                }
+                close = ui.button("Close").clicked();
+            });
+            close
+        },
+    )
 }
