@@ -62,13 +62,18 @@ impl Place {
 #[serde(default)]
 pub struct ViewState {
     pub place: Place,
+    /// Free text is not saved: it may hold a customer's identifier or code.
+    #[serde(skip)]
     pub token_search: String,
     pub token_state: Option<TokenState>,
     pub token_definition: Option<i64>,
     pub token_sort: TokenSort,
     pub token_direction: SortDirection,
+    #[serde(skip)]
     pub participant_search: String,
+    #[serde(skip)]
     pub account_search: String,
+    #[serde(skip)]
     pub audit_filter: AuditFilter,
     pub last_database: Option<PathBuf>,
 }

@@ -138,6 +138,62 @@ fn clerk_runs_a_token_through_owners_search_check_and_r20() {
     let token = harness.state().desk().token("AT0000000001").unwrap();
     assert_eq!(token.state, TokenState::NotEffective);
     assert_eq!(token.participant_number, None);
+
+    // Unlinked and Not Effective, the token may be deleted (R21), after a confirmation.
+    click(&mut harness, "Delete token");
+    click(&mut harness, "Delete");
+    harness.get_by_label("Token AT0000000001 deleted.");
+    assert!(harness.state().desk().token("AT0000000001").is_err());
+}
+
+#[test]
+fn locked_token_is_unlocked_with_a_reason() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let draft = tokendesk::desk::TokenDraft {
+        identifier: Some("linus".to_owned()),
+        pass_code: Some(tokendesk::domain::Secret::new("1234")),
+        ..Default::default()
+    };
+    let created = desk.create_token(&draft).unwrap();
+    for _ in 0..5 {
+        let wrong = tokendesk::desk::Credentials::Identifier {
+            identifier: "linus".to_owned(),
+            pass_code: tokendesk::domain::Secret::new("0000"),
+        };
+        assert!(desk.authenticate(&wrong).is_err());
+    }
+    assert!(desk.token(&created.token.number).unwrap().locked);
+    let mut harness = harness(app);
+    settle(&mut harness);
+    click(&mut harness, &created.token.number);
+    harness.get_by_label("Effective (locked)");
+    type_into(&mut harness, "Reason", "Customer called, identity checked");
+    click(&mut harness, "Unlock");
+    harness.get_by_label(&format!("Token {} unlocked.", created.token.number));
+    assert!(
+        !harness
+            .state()
+            .desk()
+            .token(&created.token.number)
+            .unwrap()
+            .locked
+    );
+}
+
+#[test]
+fn saved_view_state_leaves_out_free_text() {
+    let view = tokendesk::ui::ViewState {
+        place: tokendesk::ui::Place::Accounts,
+        token_search: "ada@example.com".to_owned(),
+        token_state: Some(TokenState::Effective),
+        ..Default::default()
+    };
+    let saved = serde_json::to_string(&view).unwrap();
+    assert!(!saved.contains("ada@example.com"));
+    let restored: tokendesk::ui::ViewState = serde_json::from_str(&saved).unwrap();
+    assert_eq!(restored.place, tokendesk::ui::Place::Accounts);
+    assert_eq!(restored.token_state, Some(TokenState::Effective));
 }
 
 #[test]
