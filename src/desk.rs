@@ -3,11 +3,15 @@
 //! Every method that changes something runs as one transaction and writes an audit event with
 //! the clerk. Errors are typed ([`DeskError`]); their `Display` is one sentence a clerk can act on.
 
+pub mod bulk;
 mod definitions;
 pub mod demo;
 mod error;
+pub mod export;
+pub mod import;
 pub mod jobs;
 mod owners;
+pub mod reports;
 mod tokens;
 pub mod views;
 

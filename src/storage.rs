@@ -3,9 +3,11 @@
 //! [`Store`] owns the connection. Reads go through [`Db`]; writes only through [`Tx`], which
 //! exists only inside [`Store::write`], so every use case is one transaction.
 
+mod import;
 mod migrations;
 mod owners;
 mod queries;
+mod reports;
 mod tokens;
 
 use std::fs::OpenOptions;
@@ -16,8 +18,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use import::{BatchCounts, NewBatch, UndoneCounts};
 pub use owners::DefinitionValues;
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
+pub use reports::{DefinitionStateCount, OwnerCoverage};
 pub use tokens::{NewToken, TokenSecrets};
 
 /// Marks a file as a Token Desk database (`PRAGMA application_id`, "TkDs").
@@ -39,13 +43,13 @@ pub enum StoreError {
         found: u32,
         known: u32,
     },
-    #[error("the database is damaged: {0}")]
+    #[error("the database is damaged ({0}); restore it from a copy")]
     Damaged(String),
-    #[error("the database is busy: another program has held it for more than {} seconds", BUSY_TIMEOUT.as_secs())]
+    #[error("the database is busy: another program has held it for more than {} seconds; close that program or try again", BUSY_TIMEOUT.as_secs())]
     Busy,
-    #[error("the database is read-only")]
+    #[error("the database is read-only; check the file's permissions or open another file")]
     ReadOnly,
-    #[error("the disk is full")]
+    #[error("the disk is full; free some space and try again (nothing was changed)")]
     DiskFull,
     #[error("another {0} already exists")]
     Duplicate(String),
@@ -183,6 +187,13 @@ impl Store {
     /// Sets the page cache for a bulk job, in KiB.
     pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "cache_size", -kib)?;
+        Ok(())
+    }
+
+    /// Caps the database at `pages` pages, so tests can run out of space on purpose.
+    pub fn set_max_page_count(&self, pages: u64) -> Result<(), StoreError> {
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
         Ok(())
     }
 

@@ -162,7 +162,7 @@ pub fn generate_unique(
 }
 
 /// Generates a verification code (digits, R52).
-fn verification_code(settings: &DefinitionSettings) -> Result<Secret, DeskError> {
+pub(crate) fn verification_code(settings: &DefinitionSettings) -> Result<Secret, DeskError> {
     let rule = CredentialRule::random(Alphabet::Digits, settings.verification.code_length);
     Ok(Secret::new(rule.generate(CredentialKind::PassCode, 0)?))
 }
@@ -179,6 +179,19 @@ pub fn check_new_links(
     participant: Option<&ParticipantRecord>,
     account: Option<&AccountRecord>,
     is_creation: bool,
+) -> Result<(), DeskError> {
+    check_new_links_counting(tx, settings, participant, account, is_creation, &|_, _| 0)
+}
+
+/// [`check_new_links`] for a bulk job whose tokens reach the database a little later:
+/// `pending(kind, owner_id)` counts the owner's tokens that are decided but not yet written.
+pub fn check_new_links_counting(
+    tx: &Tx<'_>,
+    settings: &DefinitionSettings,
+    participant: Option<&ParticipantRecord>,
+    account: Option<&AccountRecord>,
+    is_creation: bool,
+    pending: &dyn Fn(OwnerKind, i64) -> u32,
 ) -> Result<(), DeskError> {
     if let (Some(participant), Some(account)) = (participant, account)
         && participant.account_id != account.id
@@ -220,7 +233,9 @@ pub fn check_new_links(
                 kind.label()
             )));
         }
-        let held = tx.count_tokens_of_owner(kind, id)?;
+        let held = tx
+            .count_tokens_of_owner(kind, id)?
+            .saturating_add(pending(kind, id));
         if owner_settings.max_tokens > 0 && held >= owner_settings.max_tokens {
             return Err(DeskError::refused(format!(
                 "{name} already holds {held} tokens, the most the definition allows (R32)"
@@ -265,7 +280,7 @@ enum Attempt<T> {
 }
 
 impl Desk {
-    fn token_in(tx: &Tx<'_>, number: &str) -> Result<TokenRecord, DeskError> {
+    pub(super) fn token_in(tx: &Tx<'_>, number: &str) -> Result<TokenRecord, DeskError> {
         tx.token_by_number(number)?
             .ok_or_else(|| DeskError::not_found("token", number.trim()))
     }
@@ -507,65 +522,79 @@ impl Desk {
         token_number: &str,
     ) -> Result<TokenRecord, DeskError> {
         self.change(|tx, audit| {
-            let token = Self::token_in(tx, token_number)?;
-            let owner_number = owner_number.trim();
-            let (linked_number, owner_id) = match kind {
-                OwnerKind::Participant => {
-                    (token.participant_number.as_deref(), token.participant_id)
-                }
-                OwnerKind::Account => (token.account_number.as_deref(), token.account_id),
-            };
-            let owner = owner_name(kind, owner_number);
-            let Some(owner_id) = owner_id.filter(|_| linked_number == Some(owner_number)) else {
-                return Err(DeskError::refused(format!(
-                    "token {} does not belong to {owner}",
-                    token.number
-                )));
-            };
-            let definition = tx
-                .definition_by_id(token.definition_id)?
-                .ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
-            let settings = &definition.settings;
-            if settings.owner_settings(kind).require_at_least_one
-                && tx.count_tokens_of_owner(kind, owner_id)? <= 1
-            {
-                return Err(DeskError::refused(format!(
-                    "token {} is the last token of {owner}, which must keep at least one (R32)",
-                    token.number
-                )));
-            }
-            tx.set_token_owner(token.id, kind, None, audit.at, audit.clerk)?;
-            audit.record(
-                tx,
-                "token.unlink",
-                "token",
-                &token.number,
-                format!("removed from {owner}"),
-            )?;
-            let other_link = match kind {
-                OwnerKind::Participant => token.account_id,
-                OwnerKind::Account => token.participant_id,
-            };
-            if other_link.is_none()
-                && token.state == TokenState::Effective
-                && settings.deactivate_on_last_unlink
-            {
-                let facts = LinkFacts::default();
-                if let Transition::To(state) =
-                    transition(token.state, TokenAction::DeactivateOnLastUnlink, &facts)?
-                {
-                    tx.set_token_state(token.id, state, audit.at, audit.clerk)?;
-                    audit.record(
-                        tx,
-                        "token.state",
-                        "token",
-                        &token.number,
-                        "effective → not_effective: last owner link removed (R24)",
-                    )?;
-                }
-            }
-            Ok(tx.token_by_id(token.id)?.unwrap_or(token))
+            Self::remove_token_from_owner_in(tx, audit, kind, owner_number, token_number, None)
         })
+    }
+
+    /// The rules and writes of [`Desk::remove_token_from_owner`] inside a caller's transaction;
+    /// bulk actions reuse them and record the clerk's `reason`.
+    pub(super) fn remove_token_from_owner_in(
+        tx: &Tx<'_>,
+        audit: &Audit<'_>,
+        kind: OwnerKind,
+        owner_number: &str,
+        token_number: &str,
+        reason: Option<&str>,
+    ) -> Result<TokenRecord, DeskError> {
+        let token = Self::token_in(tx, token_number)?;
+        let owner_number = owner_number.trim();
+        let (linked_number, owner_id) = match kind {
+            OwnerKind::Participant => (token.participant_number.as_deref(), token.participant_id),
+            OwnerKind::Account => (token.account_number.as_deref(), token.account_id),
+        };
+        let owner = owner_name(kind, owner_number);
+        let Some(owner_id) = owner_id.filter(|_| linked_number == Some(owner_number)) else {
+            return Err(DeskError::refused(format!(
+                "token {} does not belong to {owner}",
+                token.number
+            )));
+        };
+        let definition = tx
+            .definition_by_id(token.definition_id)?
+            .ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
+        let settings = &definition.settings;
+        if settings.owner_settings(kind).require_at_least_one
+            && tx.count_tokens_of_owner(kind, owner_id)? <= 1
+        {
+            return Err(DeskError::refused(format!(
+                "token {} is the last token of {owner}, which must keep at least one (R32)",
+                token.number
+            )));
+        }
+        tx.set_token_owner(token.id, kind, None, audit.at, audit.clerk)?;
+        audit.record(
+            tx,
+            "token.unlink",
+            "token",
+            &token.number,
+            match reason {
+                Some(reason) => format!("removed from {owner}: {reason}"),
+                None => format!("removed from {owner}"),
+            },
+        )?;
+        let other_link = match kind {
+            OwnerKind::Participant => token.account_id,
+            OwnerKind::Account => token.participant_id,
+        };
+        if other_link.is_none()
+            && token.state == TokenState::Effective
+            && settings.deactivate_on_last_unlink
+        {
+            let facts = LinkFacts::default();
+            if let Transition::To(state) =
+                transition(token.state, TokenAction::DeactivateOnLastUnlink, &facts)?
+            {
+                tx.set_token_state(token.id, state, audit.at, audit.clerk)?;
+                audit.record(
+                    tx,
+                    "token.state",
+                    "token",
+                    &token.number,
+                    "effective → not_effective: last owner link removed (R24)",
+                )?;
+            }
+        }
+        Ok(tx.token_by_id(token.id)?.unwrap_or(token))
     }
 
     /// Makes a token Effective or Not Effective, with a reason (R20, R22).
@@ -576,24 +605,34 @@ impl Desk {
         reason: &str,
     ) -> Result<TokenRecord, DeskError> {
         let reason = required_reason(reason)?;
-        self.change(|tx, audit| {
-            let token = Self::token_in(tx, number)?;
-            let action = match target {
-                TokenState::NotEffective => TokenAction::Deactivate,
-                TokenState::Effective => TokenAction::Activate,
-                TokenState::PendingVerification => {
-                    return Err(DeskError::refused(
-                        "a token becomes Pending Verification only when it is created",
-                    ));
-                }
-            };
-            if let Transition::To(state) = transition(token.state, action, &link_facts(&token))? {
-                tx.set_token_state(token.id, state, audit.at, audit.clerk)?;
-                let details = format!("{} → {}: {reason}", token.state.as_str(), state.as_str());
-                audit.record(tx, "token.state", "token", &token.number, details)?;
+        self.change(|tx, audit| Self::set_token_state_in(tx, audit, number, target, reason))
+    }
+
+    /// The rules and writes of [`Desk::set_token_state`] inside a caller's transaction.
+    pub(super) fn set_token_state_in(
+        tx: &Tx<'_>,
+        audit: &Audit<'_>,
+        number: &str,
+        target: TokenState,
+        reason: &str,
+    ) -> Result<TokenRecord, DeskError> {
+        let reason = required_reason(reason)?;
+        let token = Self::token_in(tx, number)?;
+        let action = match target {
+            TokenState::NotEffective => TokenAction::Deactivate,
+            TokenState::Effective => TokenAction::Activate,
+            TokenState::PendingVerification => {
+                return Err(DeskError::refused(
+                    "a token becomes Pending Verification only when it is created",
+                ));
             }
-            Ok(tx.token_by_id(token.id)?.unwrap_or(token))
-        })
+        };
+        if let Transition::To(state) = transition(token.state, action, &link_facts(&token))? {
+            tx.set_token_state(token.id, state, audit.at, audit.clerk)?;
+            let details = format!("{} → {}: {reason}", token.state.as_str(), state.as_str());
+            audit.record(tx, "token.state", "token", &token.number, details)?;
+        }
+        Ok(tx.token_by_id(token.id)?.unwrap_or(token))
     }
 
     /// Deletes a Not Effective token with no owner links (R21). Its audit events stay.
@@ -660,27 +699,36 @@ impl Desk {
     /// Unlocks a locked token, with a reason (R51).
     pub fn unlock_token(&mut self, number: &str, reason: &str) -> Result<TokenRecord, DeskError> {
         let reason = required_reason(reason)?;
-        self.change(|tx, audit| {
-            let token = Self::token_in(tx, number)?;
-            if !token.locked {
-                return Err(DeskError::refused(format!(
-                    "token {} is not locked",
-                    token.number
-                )));
-            }
-            tx.set_failed_attempts(token.id, 0, false, audit.at, audit.clerk)?;
-            audit.record(
-                tx,
-                "token.unlock",
-                "token",
-                &token.number,
-                format!(
-                    "unlocked after {} failed attempts: {reason}",
-                    token.failed_attempts
-                ),
-            )?;
-            Ok(tx.token_by_id(token.id)?.unwrap_or(token))
-        })
+        self.change(|tx, audit| Self::unlock_token_in(tx, audit, number, reason))
+    }
+
+    /// The rules and writes of [`Desk::unlock_token`] inside a caller's transaction.
+    pub(super) fn unlock_token_in(
+        tx: &Tx<'_>,
+        audit: &Audit<'_>,
+        number: &str,
+        reason: &str,
+    ) -> Result<TokenRecord, DeskError> {
+        let reason = required_reason(reason)?;
+        let token = Self::token_in(tx, number)?;
+        if !token.locked {
+            return Err(DeskError::refused(format!(
+                "token {} is not locked",
+                token.number
+            )));
+        }
+        tx.set_failed_attempts(token.id, 0, false, audit.at, audit.clerk)?;
+        audit.record(
+            tx,
+            "token.unlock",
+            "token",
+            &token.number,
+            format!(
+                "unlocked after {} failed attempts: {reason}",
+                token.failed_attempts
+            ),
+        )?;
+        Ok(tx.token_by_id(token.id)?.unwrap_or(token))
     }
 
     /// Issues a new verification code for a Pending Verification token; the old one stops working.
@@ -916,7 +964,7 @@ impl Desk {
 }
 
 /// A reason is required for clerk state changes and unlocks (R22, R51).
-fn required_reason(reason: &str) -> Result<&str, DeskError> {
+pub(super) fn required_reason(reason: &str) -> Result<&str, DeskError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ValidationError::new("reason", "is required").into());

@@ -109,18 +109,22 @@ fn prefix_end(prefix: &str) -> String {
 
 /// SQL conditions and their parameters, built up from a filter.
 #[derive(Default)]
-struct Conditions {
+pub(super) struct Conditions {
     clauses: Vec<String>,
-    values: Vec<Value>,
+    pub(super) values: Vec<Value>,
 }
 
 impl Conditions {
-    fn push(&mut self, clause: impl Into<String>, values: impl IntoIterator<Item = Value>) {
+    pub(super) fn push(
+        &mut self,
+        clause: impl Into<String>,
+        values: impl IntoIterator<Item = Value>,
+    ) {
         self.clauses.push(clause.into());
         self.values.extend(values);
     }
 
-    fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -129,7 +133,7 @@ impl Conditions {
     }
 }
 
-fn token_conditions(filter: &TokenFilter) -> Conditions {
+pub(super) fn token_conditions(filter: &TokenFilter) -> Conditions {
     let mut conditions = Conditions::default();
     let text = filter.text.trim();
     if !text.is_empty() {

@@ -178,6 +178,13 @@ impl Db<'_> {
             .query_row([], |row| row.get(0))?)
     }
 
+    /// Pages in the database file.
+    pub fn page_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))?)
+    }
+
     pub fn count_tokens_of_definition(&self, definition_id: i64) -> Result<u64, StoreError> {
         let mut statement = self
             .conn

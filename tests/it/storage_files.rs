@@ -144,3 +144,45 @@ fn r10_the_database_itself_refuses_a_second_effective_definition() {
         "{result:?}"
     );
 }
+
+#[test]
+fn a_full_disk_refuses_the_change_with_one_sentence_and_keeps_the_data() {
+    let mut desk = crate::support::fresh_desk();
+    desk.create_account("Northwind").unwrap();
+    let pages: u64 = desk.store().db().page_count().unwrap();
+    desk.store().set_max_page_count(pages).unwrap();
+    let long_name = "N".repeat(190);
+    let mut failure = None;
+    for _ in 0..500 {
+        if let Err(err) = desk.create_account(&long_name) {
+            failure = Some(err.sentence());
+            break;
+        }
+    }
+    let failure = failure.expect("the capped database fills up");
+    assert_eq!(
+        failure,
+        "The disk is full; free some space and try again (nothing was changed)."
+    );
+    desk.store().integrity_check().unwrap();
+    assert_eq!(desk.account("ACR0000000001").unwrap().name, "Northwind");
+}
+
+#[test]
+fn a_database_locked_by_another_program_gives_a_clear_message() {
+    let mut desk = crate::support::fresh_desk();
+    let other = rusqlite::Connection::open(desk.path()).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let err = desk.create_account("Northwind").unwrap_err().sentence();
+    assert!(
+        err.starts_with(
+            "The database is busy: another program has held it for more than 5 seconds"
+        ),
+        "{err}"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        desk.create_account("Northwind").is_ok(),
+        "works again once the other program lets go"
+    );
+}
