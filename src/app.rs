@@ -73,19 +73,23 @@ impl TokenDeskApp {
         app
     }
 
+    /// The open desk (tests read the database through it).
     pub fn desk(&self) -> &Desk {
         &self.desk
     }
 
+    /// The open desk for changes made outside the window; every cached list is read again.
     pub fn desk_mut(&mut self) -> &mut Desk {
         self.stale = Stale::ALL;
         &mut self.desk
     }
 
+    /// The view preferences eframe saves.
     pub fn view(&self) -> &ViewState {
         &self.view
     }
 
+    /// The rows the panels draw.
     pub fn data(&self) -> &Data {
         &self.data
     }
