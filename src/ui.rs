@@ -34,6 +34,7 @@ pub enum Place {
 }
 
 impl Place {
+    /// The places in navigation order.
     pub const ALL: [Self; 7] = [
         Self::Tokens,
         Self::Participants,
@@ -44,6 +45,7 @@ impl Place {
         Self::AuditLog,
     ];
 
+    /// The name in the navigation.
     pub fn label(self) -> &'static str {
         match self {
             Self::Tokens => "Tokens",
@@ -146,6 +148,7 @@ impl<R> Default for OwnerRows<R> {
 }
 
 impl<R> OwnerRows<R> {
+    /// Rows the filter shows.
     pub fn row_count(&self) -> usize {
         usize::try_from(self.count).unwrap_or(usize::MAX)
     }
@@ -182,6 +185,7 @@ pub struct Data {
 }
 
 impl Data {
+    /// The definition new tokens follow (R11).
     pub fn effective_definition(&self) -> Option<&DefinitionRecord> {
         self.definitions
             .iter()
@@ -316,7 +320,9 @@ impl Dialog {
 #[derive(Debug, Default)]
 pub struct UiState {
     pub dialog: Dialog,
+    /// The reason typed for a state change or unlock.
     pub reason: String,
+    /// A new pass code or a verification code, cleared once used.
     pub typed_secret: String,
     pub scroll_to_row: Option<usize>,
     pub definition_editor: definitions::Editor,

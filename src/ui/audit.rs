@@ -2,6 +2,7 @@
 
 use super::{Command, Data, ViewState, labelled_text};
 
+/// The Audit log place.
 pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: &mut Vec<Command>) {
     ui.heading("Audit log");
     let filter = &mut view.audit_filter;

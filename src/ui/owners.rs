@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::{AccountState, OwnerKind, ParticipantState, TokenRecord};
 
+/// The Participants place.
 pub fn participants_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -170,6 +171,7 @@ pub fn participants_ui(
     });
 }
 
+/// The Accounts place.
 pub fn accounts_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,

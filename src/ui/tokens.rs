@@ -20,6 +20,7 @@ const ROW_HEIGHT: f32 = 22.0;
 /// The colour of good news: Effective tokens, a successful check.
 pub const EFFECTIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x2e, 0x9e, 0x4f);
 
+/// The Tokens place: filter bar, table and detail pane.
 pub fn tokens_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -570,6 +571,7 @@ impl NewTokenForm {
         }
     }
 
+    /// A token for a participant (and its account, R30).
     pub fn for_participant(number: &str, account: &str) -> Self {
         Self {
             participant: number.to_owned(),
@@ -579,6 +581,7 @@ impl NewTokenForm {
         }
     }
 
+    /// A token for an account.
     pub fn for_account(number: &str) -> Self {
         Self {
             account: number.to_owned(),
