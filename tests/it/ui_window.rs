@@ -380,7 +380,17 @@ fn pending_token_is_verified_with_the_code_shown_once_and_its_pass_code_reset() 
     );
 
     click(&mut harness, "AT0000000001");
+    // A new code replaces the first one; it too is shown once.
+    click(&mut harness, "Issue a new verification code");
+    let new_code = {
+        let secrets = harness.state().data().secrets.as_ref().unwrap();
+        secrets.lines[0].1.clone()
+    };
+    click(&mut harness, "Done");
     type_into(&mut harness, "Verification code", &code);
+    click(&mut harness, "Verify");
+    harness.get_by_label_contains("the verification code is wrong");
+    type_into(&mut harness, "Verification code", &new_code);
     click(&mut harness, "Verify");
     harness.get_by_label("Token AT0000000001 verified; it is now Effective.");
 
@@ -463,5 +473,36 @@ fn ctrl_n_on_a_participant_prepares_a_token_for_it() {
     click(&mut harness, "Create token");
     harness.get_by_label("Token AT0000000001 created");
     click(&mut harness, "Done");
+    harness.get_by_label("Tokens (1)");
+}
+
+#[test]
+fn add_existing_token_offers_only_eligible_tokens_and_links_one() {
+    let (mut app, _dir) = app_on_new_database();
+    let desk = app.desk_mut();
+    let account = desk.create_account("Acme Ltd").unwrap();
+    let participant = desk
+        .create_participant("Ada Lovelace", &account.number)
+        .unwrap();
+    let free = desk.create_token(&Default::default()).unwrap().token;
+    let retired = desk.create_token(&Default::default()).unwrap().token;
+    desk.set_token_state(&retired.number, TokenState::NotEffective, "retired")
+        .unwrap();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Participants");
+    click(&mut harness, &participant.number);
+    click(&mut harness, "Add existing token…");
+    harness.get_by_label(&format!("Add {}", free.number));
+    assert!(
+        harness
+            .query_by_label(&format!("Add {}", retired.number))
+            .is_none()
+    );
+    click(&mut harness, &format!("Add {}", free.number));
+    harness.get_by_label(&format!(
+        "Token {} added to participant {}.",
+        free.number, participant.number
+    ));
     harness.get_by_label("Tokens (1)");
 }
