@@ -73,19 +73,23 @@ impl TokenDeskApp {
         app
     }
 
+    /// The open desk (tests read the database through it).
     pub fn desk(&self) -> &Desk {
         &self.desk
     }
 
+    /// The open desk for changes made outside the window; every cached list is read again.
     pub fn desk_mut(&mut self) -> &mut Desk {
         self.stale = Stale::ALL;
         &mut self.desk
     }
 
+    /// The view preferences eframe saves.
     pub fn view(&self) -> &ViewState {
         &self.view
     }
 
+    /// The rows the panels draw.
     pub fn data(&self) -> &Data {
         &self.data
     }
@@ -101,6 +105,7 @@ impl TokenDeskApp {
         self.poll_jobs();
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
+        let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
         ui::root_ui(
             ui,
             &mut self.view,
@@ -108,9 +113,19 @@ impl TokenDeskApp {
             &self.data,
             &mut commands,
         );
+        // A dialog just opened starts without the last notice, which was about something else.
+        if std::mem::discriminant(&self.ui_state.dialog) != dialog_before
+            && !matches!(self.ui_state.dialog, Dialog::None | Dialog::Secrets)
+        {
+            self.data.notice = None;
+        }
         let had_commands = !commands.is_empty();
         for command in commands {
             self.apply(&ctx, command);
+        }
+        // Generated secrets are shown once: gone as soon as their dialog closes.
+        if !matches!(self.ui_state.dialog, Dialog::Secrets) {
+            self.data.secrets = None;
         }
         if had_commands {
             self.refresh_stale(&ctx);
@@ -209,15 +224,21 @@ impl TokenDeskApp {
         if stale.tokens {
             self.restart_token_list(ctx);
         }
-        if stale.owners {
-            self.refresh_owners(OwnerKind::Participant);
-            self.refresh_owners(OwnerKind::Account);
+        // Owner tables are read when their place is shown, so a start on Tokens reads none.
+        match self.view.place {
+            Place::Participants | Place::Accounts if stale.owners => {
+                self.refresh_owners(OwnerKind::Participant);
+                self.refresh_owners(OwnerKind::Account);
+            }
+            _ => self.stale.owners |= stale.owners,
         }
         if stale.details {
             self.refresh_details();
         }
         if stale.audit && self.view.place == Place::AuditLog {
             self.refresh_audit(i64::MAX);
+        } else {
+            self.stale.audit |= stale.audit;
         }
     }
 
@@ -515,10 +536,7 @@ impl TokenDeskApp {
             self.stale = Stale::ALL;
         }
         match command {
-            Command::Navigate(place) => {
-                self.view.place = place;
-                self.stale.audit |= place == Place::AuditLog;
-            }
+            Command::Navigate(place) => self.view.place = place,
             Command::TokenListChanged => self.stale.tokens = true,
             Command::FetchTokenPage(page) => self.fetch_page(page),
             Command::FetchOwnerPage(kind, page) => self.fetch_owner_page(kind, page),

@@ -34,6 +34,7 @@ pub enum Place {
 }
 
 impl Place {
+    /// The places in navigation order.
     pub const ALL: [Self; 7] = [
         Self::Tokens,
         Self::Participants,
@@ -44,6 +45,7 @@ impl Place {
         Self::AuditLog,
     ];
 
+    /// The name in the navigation.
     pub fn label(self) -> &'static str {
         match self {
             Self::Tokens => "Tokens",
@@ -62,13 +64,18 @@ impl Place {
 #[serde(default)]
 pub struct ViewState {
     pub place: Place,
+    /// Free text is not saved: it may hold a customer's identifier or code.
+    #[serde(skip)]
     pub token_search: String,
     pub token_state: Option<TokenState>,
     pub token_definition: Option<i64>,
     pub token_sort: TokenSort,
     pub token_direction: SortDirection,
+    #[serde(skip)]
     pub participant_search: String,
+    #[serde(skip)]
     pub account_search: String,
+    #[serde(skip)]
     pub audit_filter: AuditFilter,
     pub last_database: Option<PathBuf>,
 }
@@ -141,6 +148,7 @@ impl<R> Default for OwnerRows<R> {
 }
 
 impl<R> OwnerRows<R> {
+    /// Rows the filter shows.
     pub fn row_count(&self) -> usize {
         usize::try_from(self.count).unwrap_or(usize::MAX)
     }
@@ -177,6 +185,7 @@ pub struct Data {
 }
 
 impl Data {
+    /// The definition new tokens follow (R11).
     pub fn effective_definition(&self) -> Option<&DefinitionRecord> {
         self.definitions
             .iter()
@@ -284,13 +293,36 @@ pub enum Dialog {
         create: bool,
     },
     Secrets,
+    /// A destructive action waiting for the clerk's confirmation.
+    Confirm {
+        question: String,
+        action: String,
+        command: Option<Box<Command>>,
+    },
+}
+
+impl Dialog {
+    /// Asks `question` before running `command` with a button labelled `action`.
+    pub fn confirm(
+        question: impl Into<String>,
+        action: impl Into<String>,
+        command: Command,
+    ) -> Self {
+        Self::Confirm {
+            question: question.into(),
+            action: action.into(),
+            command: Some(Box::new(command)),
+        }
+    }
 }
 
 /// Drafts and selections that live only while the window is open.
 #[derive(Debug, Default)]
 pub struct UiState {
     pub dialog: Dialog,
+    /// The reason typed for a state change or unlock.
     pub reason: String,
+    /// A new pass code or a verification code, cleared once used.
     pub typed_secret: String,
     pub scroll_to_row: Option<usize>,
     pub definition_editor: definitions::Editor,
@@ -306,7 +338,7 @@ pub fn root_ui(
     commands: &mut Vec<Command>,
 ) {
     shortcuts(ui.ctx(), view, state, data, commands);
-    egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, state, data, commands));
+    egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, view.place, state, data, commands));
     egui::Panel::bottom("status").show(ui, |ui| status_ui(ui, data));
     egui::Panel::left("navigation")
         .resizable(false)
@@ -325,7 +357,10 @@ pub fn root_ui(
             }
         });
     egui::CentralPanel::default().show(ui, |ui| {
-        notice_ui(ui, data.notice.as_ref(), commands);
+        // While a dialog is open, the notice shows inside it instead.
+        if matches!(state.dialog, Dialog::None) {
+            notice_ui(ui, data.notice.as_ref(), commands);
+        }
         match view.place {
             Place::Tokens => tokens::tokens_ui(ui, view, state, data, commands),
             Place::Participants => owners::participants_ui(ui, view, state, data, commands),
@@ -362,11 +397,17 @@ fn shortcuts(
         state.focus_search = true;
     }
     if ctx.input_mut(|input| input.consume_shortcut(&new)) && matches!(state.dialog, Dialog::None) {
-        state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+        state.dialog = Dialog::NewToken(tokens::NewTokenForm::for_place(view.place, data));
     }
 }
 
-fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut Vec<Command>) {
+fn menu_ui(
+    ui: &mut egui::Ui,
+    place: Place,
+    state: &mut UiState,
+    data: &Data,
+    commands: &mut Vec<Command>,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("Database", |ui| {
             if ui.button("Open database…").clicked() {
@@ -384,7 +425,7 @@ fn menu_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mut V
         });
         ui.menu_button("Actions", |ui| {
             if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
-                state.dialog = Dialog::NewToken(tokens::NewTokenForm::standalone(data));
+                state.dialog = Dialog::NewToken(tokens::NewTokenForm::for_place(place, data));
             }
             if ui.button("Check credentials…").clicked() {
                 state.dialog = Dialog::CheckCredentials(tokens::CheckForm::default());
@@ -433,19 +474,29 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
             owner,
             search,
         } => owners::add_existing_dialog(&ctx, *kind, owner, search, data, commands),
-        Dialog::NewAccount { name } => modal(&ctx, "new-account", "New account", |ui| {
-            let mut close = false;
-            labelled_text(ui, "Account name", name);
-            ui.horizontal(|ui| {
-                if ui.button("Create account").clicked() {
-                    commands.push(Command::CreateAccount(name.clone()));
-                }
-                close = ui.button("Cancel").clicked();
-            });
-            close
-        }),
-        Dialog::NewParticipant { name, account } => {
-            modal(&ctx, "new-participant", "New participant", |ui| {
+        Dialog::NewAccount { name } => modal(
+            &ctx,
+            "new-account",
+            "New account",
+            data.notice.as_ref(),
+            |ui| {
+                let mut close = false;
+                labelled_text(ui, "Account name", name);
+                ui.horizontal(|ui| {
+                    if ui.button("Create account").clicked() {
+                        commands.push(Command::CreateAccount(name.clone()));
+                    }
+                    close = ui.button("Cancel").clicked();
+                });
+                close
+            },
+        ),
+        Dialog::NewParticipant { name, account } => modal(
+            &ctx,
+            "new-participant",
+            "New participant",
+            data.notice.as_ref(),
+            |ui| {
                 let mut close = false;
                 labelled_text(ui, "Participant name", name);
                 labelled_text(ui, "Account number", account);
@@ -459,8 +510,8 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                     close = ui.button("Cancel").clicked();
                 });
                 close
-            })
-        }
+            },
+        ),
         Dialog::Database { path, create } => {
             let title = if *create {
                 "New database"
@@ -468,7 +519,7 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                 "Open database"
             };
             let create = *create;
-            modal(&ctx, "database", title, |ui| {
+            modal(&ctx, "database", title, data.notice.as_ref(), |ui| {
                 let mut close = false;
                 ui.label("Type the path of the database file, or browse for it.");
                 labelled_text(ui, "Database file", path);
@@ -497,26 +548,54 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
                 close
             })
         }
+        Dialog::Confirm {
+            question,
+            action,
+            command,
+        } => modal(
+            &ctx,
+            "confirm",
+            "Please confirm",
+            data.notice.as_ref(),
+            |ui| {
+                ui.label(question.as_str());
+                let mut close = false;
+                ui.horizontal(|ui| {
+                    if ui.button(action.as_str()).clicked() {
+                        commands.extend(command.take().map(|command| *command));
+                        close = true;
+                    }
+                    close |= ui.button("Keep it").clicked();
+                });
+                close
+            },
+        ),
         Dialog::Secrets => match &data.secrets {
-            Some(secrets) => modal(&ctx, "secrets", &secrets.title.clone(), |ui| {
-                ui.label("Write these down or copy them now: they are shown only once.");
-                egui::Grid::new("secret-lines")
-                    .num_columns(3)
-                    .show(ui, |ui| {
-                        for (label, value) in &secrets.lines {
-                            ui.label(label);
-                            ui.monospace(value);
-                            if ui
-                                .button(format!("Copy {}", label.to_lowercase()))
-                                .clicked()
-                            {
-                                ui.ctx().copy_text(value.clone());
+            Some(secrets) => modal(
+                &ctx,
+                "secrets",
+                &secrets.title.clone(),
+                data.notice.as_ref(),
+                |ui| {
+                    ui.label("Write these down or copy them now: they are shown only once.");
+                    egui::Grid::new("secret-lines")
+                        .num_columns(3)
+                        .show(ui, |ui| {
+                            for (label, value) in &secrets.lines {
+                                ui.label(label);
+                                ui.monospace(value);
+                                if ui
+                                    .button(format!("Copy {}", label.to_lowercase()))
+                                    .clicked()
+                                {
+                                    ui.ctx().copy_text(value.clone());
+                                }
+                                ui.end_row();
                             }
-                            ui.end_row();
-                        }
-                    });
-                ui.button("Done").clicked()
-            }),
+                        });
+                    ui.button("Done").clicked()
+                },
+            ),
             None => true,
         },
     };
@@ -526,16 +605,26 @@ fn dialogs_ui(ui: &mut egui::Ui, state: &mut UiState, data: &Data, commands: &mu
 }
 
 /// Shows a modal dialog titled `title`; returns whether it should close (Esc, backdrop or the content said so).
+/// The current notice is repeated inside, so an error caused by the dialog is seen there.
 pub fn modal(
     ctx: &egui::Context,
     id: &str,
     title: &str,
+    notice: Option<&Notice>,
     content: impl FnOnce(&mut egui::Ui) -> bool,
 ) -> bool {
     let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
         ui.set_max_width(860.0);
         ui.heading(title);
         ui.add_space(6.0);
+        if let Some(notice) = notice {
+            let color = if notice.is_error {
+                ui.visuals().error_fg_color
+            } else {
+                ui.visuals().strong_text_color()
+            };
+            ui.colored_label(color, &notice.text);
+        }
         content(ui)
     });
     response.inner || response.should_close()

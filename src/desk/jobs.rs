@@ -1,5 +1,5 @@
 //! Long-running work on a named background thread: progress, cancel and a wake-up callback.
-//! Knows nothing about egui; the app passes `ctx.request_repaint` as the wake-up.
+//! Knows nothing about drawing; the window passes its repaint request as the wake-up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

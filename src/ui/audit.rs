@@ -2,6 +2,7 @@
 
 use super::{Command, Data, ViewState, labelled_text};
 
+/// The Audit log place.
 pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: &mut Vec<Command>) {
     ui.heading("Audit log");
     let filter = &mut view.audit_filter;
@@ -18,7 +19,17 @@ pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: 
         filter.clerk = super::non_blank(&clerk);
         commands.push(Command::AuditChanged);
     }
+    ui.horizontal(|ui| {
+        ui.weak(format!(
+            "{} events, newest first",
+            super::group_digits(data.audit.len() as u64)
+        ));
+        if data.audit_has_more && ui.small_button("Load older events").clicked() {
+            commands.push(Command::LoadOlderAudit);
+        }
+    });
     ui.separator();
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
     egui_extras::TableBuilder::new(ui)
         .id_salt("audit-table")
         .striped(true)
@@ -35,34 +46,26 @@ pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: 
                 });
             }
         })
-        .body(|mut body| {
-            for event in &data.audit {
-                body.row(20.0, |mut row| {
-                    row.col(|ui| {
-                        ui.label(&event.at);
-                    });
-                    row.col(|ui| {
-                        ui.label(&event.clerk);
-                    });
-                    row.col(|ui| {
-                        ui.label(&event.action);
-                    });
-                    row.col(|ui| {
-                        ui.label(format!("{} {}", event.record_kind, event.record_number));
-                    });
-                    row.col(|ui| {
-                        ui.label(super::drawable(&event.details));
-                    });
+        .body(|body| {
+            body.rows(20.0, data.audit.len(), |mut row| {
+                let Some(event) = data.audit.get(row.index()) else {
+                    return;
+                };
+                row.col(|ui| {
+                    ui.label(&event.at);
                 });
-            }
-            if data.audit_has_more {
-                body.row(26.0, |mut row| {
-                    row.col(|ui| {
-                        if ui.button("Load older events").clicked() {
-                            commands.push(Command::LoadOlderAudit);
-                        }
-                    });
+                row.col(|ui| {
+                    ui.label(&event.clerk);
                 });
-            }
+                row.col(|ui| {
+                    ui.label(&event.action);
+                });
+                row.col(|ui| {
+                    ui.label(format!("{} {}", event.record_kind, event.record_number));
+                });
+                row.col(|ui| {
+                    ui.label(super::drawable(&event.details));
+                });
+            });
         });
 }

@@ -21,11 +21,13 @@ pub struct Editor {
 }
 
 impl Editor {
+    /// Closes the editor and drops the draft.
     pub fn close(&mut self) {
         *self = Self::default();
     }
 }
 
+/// The Definitions place: the list and, when open, the editor.
 pub fn definitions_ui(
     ui: &mut egui::Ui,
     state: &mut UiState,
@@ -98,7 +100,14 @@ pub fn definitions_ui(
                                 )
                                 .clicked()
                             {
-                                commands.push(Command::DeleteDefinition(definition.code.clone()));
+                                state.dialog = super::Dialog::confirm(
+                                    format!(
+                                        "Delete definition {} ({})?",
+                                        definition.name, definition.code
+                                    ),
+                                    "Delete",
+                                    Command::DeleteDefinition(definition.code.clone()),
+                                );
                             }
                         }
                     });

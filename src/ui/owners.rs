@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::{AccountState, OwnerKind, ParticipantState, TokenRecord};
 
+/// The Participants place.
 pub fn participants_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -30,132 +31,147 @@ pub fn participants_ui(
             };
         }
     });
-    shown_line(ui, data.participants.count);
+    shown_line(ui, data.participants.count, "a participant");
     ui.separator();
     let selected = data
         .selected_participant
         .as_ref()
         .map(|(p, _)| p.number.as_str());
-    egui::Panel::right("participant-detail")
-        .default_size(460.0)
-        .min_size(360.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("participant-detail-scroll")
-                .show(ui, |ui| {
-                    let Some((participant, tokens)) = &data.selected_participant else {
-                        ui.weak("Select a participant to see its details and tokens.");
-                        return;
-                    };
-                    ui.heading(format!("{} ({})", participant.name, participant.number));
-                    egui::Grid::new("participant-facts")
-                        .num_columns(2)
-                        .striped(true)
-                        .show(ui, |ui| {
-                            for (name, value) in [
-                                ("State", participant.state.label().to_owned()),
-                                (
-                                    "Account",
-                                    format!(
-                                        "{} ({})",
-                                        participant.account_name, participant.account_number
+    if data.selected_participant.is_some() {
+        egui::Panel::right("participant-detail")
+            .default_size(460.0)
+            .min_size(360.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("participant-detail-scroll")
+                    .show(ui, |ui| {
+                        let Some((participant, tokens)) = &data.selected_participant else {
+                            ui.weak("Select a participant to see its details and tokens.");
+                            return;
+                        };
+                        ui.heading(format!("{} ({})", participant.name, participant.number));
+                        egui::Grid::new("participant-facts")
+                            .num_columns(2)
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for (name, value) in [
+                                    ("State", participant.state.label().to_owned()),
+                                    (
+                                        "Account",
+                                        format!(
+                                            "{} ({})",
+                                            participant.account_name, participant.account_number
+                                        ),
                                     ),
-                                ),
-                                ("Signed up on", participant.signed_up_on.clone()),
-                                (
-                                    "Created",
-                                    format!(
-                                        "{} by {}",
-                                        participant.created_at, participant.created_by
+                                    ("Signed up on", participant.signed_up_on.clone()),
+                                    (
+                                        "Created",
+                                        format!(
+                                            "{} by {}",
+                                            participant.created_at, participant.created_by
+                                        ),
                                     ),
+                                ] {
+                                    ui.label(name);
+                                    ui.label(value);
+                                    ui.end_row();
+                                }
+                            });
+                        let is_effective = participant.state == ParticipantState::Effective;
+                        if is_effective && ui.button("Terminate participant").clicked() {
+                            state.dialog = Dialog::confirm(
+                                format!(
+                                    "Terminate {} ({})? Participants are never deleted; its tokens stay as they are.",
+                                    participant.name, participant.number
                                 ),
-                            ] {
-                                ui.label(name);
-                                ui.label(value);
-                                ui.end_row();
+                                "Terminate",
+                                Command::TerminateParticipant(participant.number.clone()),
+                            );
+                        }
+                        ui.add_space(8.0);
+                        let allow_create = data
+                            .effective_definition()
+                            .is_some_and(|d| d.settings.participants.allow_create);
+                        tokens_section_ui(
+                            ui,
+                            OwnerKind::Participant,
+                            &participant.number,
+                            tokens,
+                            is_effective && allow_create,
+                            state,
+                            commands,
+                            || {
+                                NewTokenForm::for_participant(
+                                    &participant.number,
+                                    &participant.account_number,
+                                )
+                            },
+                        );
+                    });
+            });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::horizontal()
+            .id_salt("participants-h")
+            .show(ui, |ui| {
+                let rows = &data.participants;
+                let mut wanted = Vec::new();
+                owner_table(
+                    ui,
+                    "participant-table",
+                    &["Number", "Name", "Account", "State", "Tokens"],
+                )
+                .body(|body| {
+                    body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
+                        let index = row.index();
+                        let Some(participant) = rows.row(index) else {
+                            push_once(&mut wanted, index / PAGE_ROWS);
+                            row.col(|ui| {
+                                ui.weak("…");
+                            });
+                            return;
+                        };
+                        let is_selected = selected == Some(participant.number.as_str());
+                        row.set_selected(is_selected);
+                        row.col(|ui| {
+                            if ui
+                                .selectable_label(is_selected, &participant.number)
+                                .clicked()
+                            {
+                                commands
+                                    .push(Command::SelectParticipant(participant.number.clone()));
                             }
                         });
-                    let is_effective = participant.state == ParticipantState::Effective;
-                    if is_effective && ui.button("Terminate participant").clicked() {
-                        commands.push(Command::TerminateParticipant(participant.number.clone()));
-                    }
-                    ui.add_space(8.0);
-                    let allow_create = data
-                        .effective_definition()
-                        .is_some_and(|d| d.settings.participants.allow_create);
-                    tokens_section_ui(
-                        ui,
-                        OwnerKind::Participant,
-                        &participant.number,
-                        tokens,
-                        is_effective && allow_create,
-                        state,
-                        commands,
-                        || {
-                            NewTokenForm::for_participant(
-                                &participant.number,
-                                &participant.account_number,
-                            )
-                        },
-                    );
-                });
-        });
-    egui::CentralPanel::default().show(ui, |ui| {
-        let rows = &data.participants;
-        let mut wanted = Vec::new();
-        owner_table(
-            ui,
-            "participant-table",
-            &["Number", "Name", "Account", "State", "Tokens"],
-        )
-        .body(|body| {
-            body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
-                let index = row.index();
-                let Some(participant) = rows.row(index) else {
-                    push_once(&mut wanted, index / PAGE_ROWS);
-                    row.col(|ui| {
-                        ui.weak("…");
+                        row.col(|ui| {
+                            ui.label(&participant.name);
+                        });
+                        row.col(|ui| {
+                            ui.label(format!(
+                                "{} ({})",
+                                participant.account_name, participant.account_number
+                            ));
+                        });
+                        row.col(|ui| {
+                            ui.label(participant.state.label());
+                        });
+                        row.col(|ui| {
+                            ui.label(participant.token_count.to_string());
+                        });
+                        if row.response().clicked() {
+                            commands.push(Command::SelectParticipant(participant.number.clone()));
+                        }
                     });
-                    return;
-                };
-                let is_selected = selected == Some(participant.number.as_str());
-                row.set_selected(is_selected);
-                row.col(|ui| {
-                    if ui
-                        .selectable_label(is_selected, &participant.number)
-                        .clicked()
-                    {
-                        commands.push(Command::SelectParticipant(participant.number.clone()));
-                    }
                 });
-                row.col(|ui| {
-                    ui.label(&participant.name);
-                });
-                row.col(|ui| {
-                    ui.label(format!(
-                        "{} ({})",
-                        participant.account_name, participant.account_number
-                    ));
-                });
-                row.col(|ui| {
-                    ui.label(participant.state.label());
-                });
-                row.col(|ui| {
-                    ui.label(participant.token_count.to_string());
-                });
-                if row.response().clicked() {
-                    commands.push(Command::SelectParticipant(participant.number.clone()));
-                }
+                commands.extend(
+                    wanted
+                        .into_iter()
+                        .map(|page| Command::FetchOwnerPage(OwnerKind::Participant, page)),
+                );
             });
-        });
-        commands.extend(
-            wanted
-                .into_iter()
-                .map(|page| Command::FetchOwnerPage(OwnerKind::Participant, page)),
-        );
     });
 }
 
+/// The Accounts place.
 pub fn accounts_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -173,138 +189,151 @@ pub fn accounts_ui(
             };
         }
     });
-    shown_line(ui, data.accounts.count);
+    shown_line(ui, data.accounts.count, "an account");
     ui.separator();
     let selected = data
         .selected_account
         .as_ref()
         .map(|(a, ..)| a.number.as_str());
-    egui::Panel::right("account-detail")
-        .default_size(460.0)
-        .min_size(360.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("account-detail-scroll")
-                .show(ui, |ui| {
-                    let Some((account, tokens, participants)) = &data.selected_account else {
-                        ui.weak("Select an account to see its details and tokens.");
-                        return;
-                    };
-                    ui.heading(format!("{} ({})", account.name, account.number));
-                    ui.label(format!("State: {}", account.state.label()));
-                    ui.label(format!(
-                        "Created {} by {}",
-                        account.created_at, account.created_by
-                    ));
-                    ui.horizontal(|ui| {
-                        let number = &account.number;
-                        if account.state == AccountState::Active
-                            && ui.button("Suspend account").clicked()
-                        {
-                            commands.push(Command::SetAccountState {
-                                number: number.clone(),
-                                target: AccountState::Suspended,
-                            });
-                        }
-                        if account.state == AccountState::Suspended
-                            && ui.button("Reactivate account").clicked()
-                        {
-                            commands.push(Command::SetAccountState {
-                                number: number.clone(),
-                                target: AccountState::Active,
-                            });
+    if data.selected_account.is_some() {
+        egui::Panel::right("account-detail")
+            .default_size(460.0)
+            .min_size(360.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("account-detail-scroll")
+                    .show(ui, |ui| {
+                        let Some((account, tokens, participants)) = &data.selected_account else {
+                            ui.weak("Select an account to see its details and tokens.");
+                            return;
+                        };
+                        ui.heading(format!("{} ({})", account.name, account.number));
+                        ui.label(format!("State: {}", account.state.label()));
+                        ui.label(format!(
+                            "Created {} by {}",
+                            account.created_at, account.created_by
+                        ));
+                        ui.horizontal(|ui| {
+                            let number = &account.number;
+                            if account.state == AccountState::Active
+                                && ui.button("Suspend account").clicked()
+                            {
+                                commands.push(Command::SetAccountState {
+                                    number: number.clone(),
+                                    target: AccountState::Suspended,
+                                });
+                            }
+                            if account.state == AccountState::Suspended
+                                && ui.button("Reactivate account").clicked()
+                            {
+                                commands.push(Command::SetAccountState {
+                                    number: number.clone(),
+                                    target: AccountState::Active,
+                                });
+                            }
+                            if account.state != AccountState::Terminated
+                                && ui.button("Terminate account").clicked()
+                            {
+                                state.dialog = Dialog::confirm(
+                                    format!(
+                                        "Terminate account {} ({})? It cannot be reactivated and gets no new tokens.",
+                                        account.name, account.number
+                                    ),
+                                    "Terminate",
+                                    Command::SetAccountState {
+                                        number: number.clone(),
+                                        target: AccountState::Terminated,
+                                    },
+                                );
+                            }
+                        });
+                        ui.add_space(8.0);
+                        ui.strong(format!("Participants ({})", participants.len()));
+                        for participant in participants {
+                            ui.label(format!(
+                                "{} {} — {}",
+                                participant.number,
+                                participant.name,
+                                participant.state.label()
+                            ));
                         }
                         if account.state != AccountState::Terminated
-                            && ui.button("Terminate account").clicked()
+                            && ui.button("New participant in this account…").clicked()
                         {
-                            commands.push(Command::SetAccountState {
-                                number: number.clone(),
-                                target: AccountState::Terminated,
+                            state.dialog = Dialog::NewParticipant {
+                                name: String::new(),
+                                account: account.number.clone(),
+                            };
+                        }
+                        ui.add_space(8.0);
+                        let allow_create = data
+                            .effective_definition()
+                            .is_some_and(|d| d.settings.accounts.allow_create);
+                        let can_create = allow_create && account.state != AccountState::Terminated;
+                        tokens_section_ui(
+                            ui,
+                            OwnerKind::Account,
+                            &account.number,
+                            tokens,
+                            can_create,
+                            state,
+                            commands,
+                            || NewTokenForm::for_account(&account.number),
+                        );
+                    });
+            });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::horizontal()
+            .id_salt("accounts-h")
+            .show(ui, |ui| {
+                let rows = &data.accounts;
+                let mut wanted = Vec::new();
+                owner_table(
+                    ui,
+                    "account-table",
+                    &["Number", "Name", "State", "Participants", "Tokens"],
+                )
+                .body(|body| {
+                    body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
+                        let index = row.index();
+                        let Some(account) = rows.row(index) else {
+                            push_once(&mut wanted, index / PAGE_ROWS);
+                            row.col(|ui| {
+                                ui.weak("…");
                             });
+                            return;
+                        };
+                        let is_selected = selected == Some(account.number.as_str());
+                        row.set_selected(is_selected);
+                        row.col(|ui| {
+                            if ui.selectable_label(is_selected, &account.number).clicked() {
+                                commands.push(Command::SelectAccount(account.number.clone()));
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.label(&account.name);
+                        });
+                        row.col(|ui| {
+                            ui.label(account.state.label());
+                        });
+                        row.col(|ui| {
+                            ui.label(account.participant_count.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(account.token_count.to_string());
+                        });
+                        if row.response().clicked() {
+                            commands.push(Command::SelectAccount(account.number.clone()));
                         }
                     });
-                    ui.add_space(8.0);
-                    ui.strong(format!("Participants ({})", participants.len()));
-                    for participant in participants {
-                        ui.label(format!(
-                            "{} {} — {}",
-                            participant.number,
-                            participant.name,
-                            participant.state.label()
-                        ));
-                    }
-                    if account.state != AccountState::Terminated
-                        && ui.button("New participant in this account…").clicked()
-                    {
-                        state.dialog = Dialog::NewParticipant {
-                            name: String::new(),
-                            account: account.number.clone(),
-                        };
-                    }
-                    ui.add_space(8.0);
-                    let allow_create = data
-                        .effective_definition()
-                        .is_some_and(|d| d.settings.accounts.allow_create);
-                    let can_create = allow_create && account.state != AccountState::Terminated;
-                    tokens_section_ui(
-                        ui,
-                        OwnerKind::Account,
-                        &account.number,
-                        tokens,
-                        can_create,
-                        state,
-                        commands,
-                        || NewTokenForm::for_account(&account.number),
-                    );
                 });
-        });
-    egui::CentralPanel::default().show(ui, |ui| {
-        let rows = &data.accounts;
-        let mut wanted = Vec::new();
-        owner_table(
-            ui,
-            "account-table",
-            &["Number", "Name", "State", "Participants", "Tokens"],
-        )
-        .body(|body| {
-            body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
-                let index = row.index();
-                let Some(account) = rows.row(index) else {
-                    push_once(&mut wanted, index / PAGE_ROWS);
-                    row.col(|ui| {
-                        ui.weak("…");
-                    });
-                    return;
-                };
-                let is_selected = selected == Some(account.number.as_str());
-                row.set_selected(is_selected);
-                row.col(|ui| {
-                    if ui.selectable_label(is_selected, &account.number).clicked() {
-                        commands.push(Command::SelectAccount(account.number.clone()));
-                    }
-                });
-                row.col(|ui| {
-                    ui.label(&account.name);
-                });
-                row.col(|ui| {
-                    ui.label(account.state.label());
-                });
-                row.col(|ui| {
-                    ui.label(account.participant_count.to_string());
-                });
-                row.col(|ui| {
-                    ui.label(account.token_count.to_string());
-                });
-                if row.response().clicked() {
-                    commands.push(Command::SelectAccount(account.number.clone()));
-                }
+                commands.extend(
+                    wanted
+                        .into_iter()
+                        .map(|page| Command::FetchOwnerPage(OwnerKind::Account, page)),
+                );
             });
-        });
-        commands.extend(
-            wanted
-                .into_iter()
-                .map(|page| Command::FetchOwnerPage(OwnerKind::Account, page)),
-        );
     });
 }
 
@@ -343,8 +372,11 @@ fn owner_table<'a>(ui: &'a mut egui::Ui, id: &str, headings: &[&str]) -> egui_ex
     })
 }
 
-fn shown_line(ui: &mut egui::Ui, total: u64) {
-    ui.weak(format!("{} shown", group_digits(total)));
+fn shown_line(ui: &mut egui::Ui, total: u64, what: &str) {
+    ui.weak(format!(
+        "{} shown; select {what} to see its details and tokens.",
+        group_digits(total)
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -421,6 +453,7 @@ pub fn add_existing_dialog(
         ctx,
         "add-existing",
         &format!("Add an existing token to {owner}"),
+        data.notice.as_ref(),
         |ui| {
             ui.label(format!(
                 "Only Effective, unlocked tokens without a {} are offered.",

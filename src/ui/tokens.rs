@@ -20,6 +20,7 @@ const ROW_HEIGHT: f32 = 22.0;
 /// The colour of good news: Effective tokens, a successful check.
 pub const EFFECTIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x2e, 0x9e, 0x4f);
 
+/// The Tokens place: filter bar, table and detail pane.
 pub fn tokens_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -108,7 +109,7 @@ fn filter_bar_ui(
             .labelled_by(label.id);
         ui.separator();
         if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
-            state.dialog = Dialog::NewToken(NewTokenForm::standalone(data));
+            state.dialog = Dialog::NewToken(NewTokenForm::default());
         }
         if ui.button("Check credentials…").clicked() {
             state.dialog = Dialog::CheckCredentials(CheckForm::default());
@@ -418,7 +419,11 @@ fn detail_ui(
                     .on_disabled_hover_text("Remove its owner links first (R21)")
                     .clicked()
                 {
-                    commands.push(Command::DeleteToken(token.number.clone()));
+                    state.dialog = Dialog::confirm(
+                        format!("Delete token {}? Its audit history stays.", token.number),
+                        "Delete",
+                        Command::DeleteToken(token.number.clone()),
+                    );
                 }
             }
             TokenState::PendingVerification => {}
@@ -546,10 +551,27 @@ pub struct NewTokenForm {
 }
 
 impl NewTokenForm {
-    pub fn standalone(_data: &Data) -> Self {
-        Self::default()
+    /// The form for the place the clerk is in: for the selected participant or account there
+    /// (if it may get new tokens), else a standalone token.
+    pub fn for_place(place: super::Place, data: &Data) -> Self {
+        match place {
+            super::Place::Participants => match &data.selected_participant {
+                Some((participant, _)) if participant.state == ParticipantState::Effective => {
+                    Self::for_participant(&participant.number, &participant.account_number)
+                }
+                _ => Self::default(),
+            },
+            super::Place::Accounts => match &data.selected_account {
+                Some((account, ..)) if account.state != AccountState::Terminated => {
+                    Self::for_account(&account.number)
+                }
+                _ => Self::default(),
+            },
+            _ => Self::default(),
+        }
     }
 
+    /// A token for a participant (and its account, R30).
     pub fn for_participant(number: &str, account: &str) -> Self {
         Self {
             participant: number.to_owned(),
@@ -559,6 +581,7 @@ impl NewTokenForm {
         }
     }
 
+    /// A token for an account.
     pub fn for_account(number: &str) -> Self {
         Self {
             account: number.to_owned(),
@@ -586,7 +609,7 @@ pub fn new_token_dialog(
     data: &Data,
     commands: &mut Vec<Command>,
 ) -> bool {
-    modal(ctx, "new-token", "New token", |ui| {
+    modal(ctx, "new-token", "New token", data.notice.as_ref(), |ui| {
         let Some(definition) = data.effective_definition() else {
             ui.label("There is no Effective definition; activate one in Definitions first.");
             return ui.button("Close").clicked();
@@ -688,43 +711,49 @@ pub fn check_dialog(
     data: &Data,
     commands: &mut Vec<Command>,
 ) -> bool {
-    modal(ctx, "check-credentials", "Check credentials", |ui| {
-        ui.horizontal(|ui| {
-            ui.radio_value(&mut form.by_identifier, false, "By authentication code");
-            ui.radio_value(&mut form.by_identifier, true, "By identifier and pass code");
-        });
-        let ready = if form.by_identifier {
-            labelled_text(ui, "Identifier", &mut form.identifier);
-            labelled_secret(ui, "Pass code", &mut form.pass_code);
-            !form.identifier.trim().is_empty() && !form.pass_code.is_empty()
-        } else {
-            labelled_text(ui, "Authentication code", &mut form.authentication_code);
-            !form.authentication_code.trim().is_empty()
-        };
-        if let Some(outcome) = &data.check_outcome {
-            let color = if outcome.is_error {
-                ui.visuals().error_fg_color
+    modal(
+        ctx,
+        "check-credentials",
+        "Check credentials",
+        data.notice.as_ref(),
+        |ui| {
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut form.by_identifier, false, "By authentication code");
+                ui.radio_value(&mut form.by_identifier, true, "By identifier and pass code");
+            });
+            let ready = if form.by_identifier {
+                labelled_text(ui, "Identifier", &mut form.identifier);
+                labelled_secret(ui, "Pass code", &mut form.pass_code);
+                !form.identifier.trim().is_empty() && !form.pass_code.is_empty()
             } else {
-                EFFECTIVE_GREEN
+                labelled_text(ui, "Authentication code", &mut form.authentication_code);
+                !form.authentication_code.trim().is_empty()
             };
-            ui.colored_label(color, &outcome.text);
-        }
-        let mut close = false;
-        ui.horizontal(|ui| {
-            if ui.add_enabled(ready, egui::Button::new("Check")).clicked() {
-                let credentials = if form.by_identifier {
-                    Credentials::Identifier {
-                        identifier: form.identifier.trim().to_owned(),
-                        pass_code: Secret::new(form.pass_code.clone()),
-                    }
+            if let Some(outcome) = &data.check_outcome {
+                let color = if outcome.is_error {
+                    ui.visuals().error_fg_color
                 } else {
-                    Credentials::AuthenticationCode(form.authentication_code.trim().to_owned())
+                    EFFECTIVE_GREEN
                 };
-                form.pass_code.clear();
-                commands.push(Command::CheckCredentials(credentials));
+                ui.colored_label(color, &outcome.text);
             }
-            close = ui.button("Close").clicked();
-        });
-        close
-    })
+            let mut close = false;
+            ui.horizontal(|ui| {
+                if ui.add_enabled(ready, egui::Button::new("Check")).clicked() {
+                    let credentials = if form.by_identifier {
+                        Credentials::Identifier {
+                            identifier: form.identifier.trim().to_owned(),
+                            pass_code: Secret::new(form.pass_code.clone()),
+                        }
+                    } else {
+                        Credentials::AuthenticationCode(form.authentication_code.trim().to_owned())
+                    };
+                    form.pass_code.clear();
+                    commands.push(Command::CheckCredentials(credentials));
+                }
+                close = ui.button("Close").clicked();
+            });
+            close
+        },
+    )
 }
