@@ -1203,3 +1203,22 @@ fn export_is_one_snapshot_while_another_connection_writes() {
     );
     assert_eq!(desk.token_count().unwrap(), 2_501);
 }
+
+#[test]
+fn a_worklist_page_feeds_a_bulk_action() {
+    let mut k = known();
+    let page = k.desk.worklist_page(Worklist::Locked, None, 100).unwrap();
+    assert_eq!(page.bulk_input(), k.t[4]);
+    assert!(
+        Worklist::Locked
+            .bulk_actions()
+            .contains(&BulkAction::Unlock)
+    );
+    assert!(Worklist::PendingVerification.bulk_actions().is_empty());
+    let report = k
+        .desk
+        .apply_bulk(BulkAction::Unlock, &page.bulk_input(), "checked by phone")
+        .unwrap();
+    assert_eq!((report.succeeded(), report.refused()), (1, 0));
+    assert_eq!(k.desk.worklist_count(Worklist::Locked).unwrap(), Some(0));
+}
