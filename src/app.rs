@@ -299,47 +299,84 @@ impl TokenDeskApp {
             cursor.as_ref(),
             PAGE_ROWS,
         ) {
-            Ok(tokens) => {
-                let rows = &mut self.data.tokens;
-                if rows.pages.len() >= CACHED_PAGES
-                    && let Some(farthest) = rows
-                        .pages
-                        .keys()
-                        .copied()
-                        .max_by_key(|cached| cached.abs_diff(page))
-                {
-                    rows.pages.remove(&farthest);
+            Ok(tokens) => cache_page(&mut self.data.tokens.pages, page, tokens),
+            Err(err) => self.report(&err),
+        }
+    }
+
+    fn owner_filter(&self, kind: OwnerKind) -> OwnerFilter {
+        let text = match kind {
+            OwnerKind::Participant => &self.view.participant_search,
+            OwnerKind::Account => &self.view.account_search,
+        };
+        OwnerFilter {
+            text: text.trim().to_owned(),
+            ..OwnerFilter::default()
+        }
+    }
+
+    /// Starts an owner table over: its count and page anchors (an id-only pass), then page 0.
+    fn refresh_owners(&mut self, kind: OwnerKind) {
+        let filter = self.owner_filter(kind);
+        let result = self
+            .desk
+            .count_owners(kind, &filter)
+            .and_then(|count| Ok((count, self.desk.owner_anchors(kind, &filter, PAGE_ROWS)?)));
+        match result {
+            Ok((count, anchors)) => {
+                match kind {
+                    OwnerKind::Participant => {
+                        self.data.participants = ui::OwnerRows {
+                            count,
+                            anchors,
+                            ..Default::default()
+                        };
+                    }
+                    OwnerKind::Account => {
+                        self.data.accounts = ui::OwnerRows {
+                            count,
+                            anchors,
+                            ..Default::default()
+                        };
+                    }
                 }
-                rows.pages.insert(page, tokens);
+                self.fetch_owner_page(kind, 0);
             }
             Err(err) => self.report(&err),
         }
     }
 
-    fn refresh_owners(&mut self, kind: OwnerKind) {
-        let text = match kind {
-            OwnerKind::Participant => &self.view.participant_search,
-            OwnerKind::Account => &self.view.account_search,
-        };
-        let filter = OwnerFilter {
-            text: text.trim().to_owned(),
-            ..OwnerFilter::default()
-        };
-        let result = match kind {
-            OwnerKind::Participant => self
-                .desk
-                .list_participants(&filter, 0, LIST_ROWS)
-                .map(|rows| self.data.participants = rows),
-            OwnerKind::Account => self
-                .desk
-                .list_accounts(&filter, 0, LIST_ROWS)
-                .map(|rows| self.data.accounts = rows),
-        }
-        .and_then(|()| self.desk.count_owners(kind, &filter));
-        match (result, kind) {
-            (Ok(total), OwnerKind::Participant) => self.data.participants_total = total,
-            (Ok(total), OwnerKind::Account) => self.data.accounts_total = total,
-            (Err(err), _) => self.report(&err),
+    fn fetch_owner_page(&mut self, kind: OwnerKind, page: usize) {
+        let filter = self.owner_filter(kind);
+        match kind {
+            OwnerKind::Participant => {
+                let rows = &self.data.participants;
+                let Some(&after_id) = rows
+                    .anchors
+                    .get(page)
+                    .filter(|_| !rows.pages.contains_key(&page))
+                else {
+                    return;
+                };
+                match self.desk.list_participants(&filter, after_id, PAGE_ROWS) {
+                    Ok(page_rows) => cache_page(&mut self.data.participants.pages, page, page_rows),
+                    Err(err) => self.report(&err),
+                }
+            }
+            OwnerKind::Account => {
+                let rows = &self.data.accounts;
+                let Some(&after_id) = rows
+                    .anchors
+                    .get(page)
+                    .filter(|_| !rows.pages.contains_key(&page))
+                else {
+                    return;
+                };
+                match self.desk.list_accounts(&filter, after_id, PAGE_ROWS) {
+                    Ok(page_rows) => cache_page(&mut self.data.accounts.pages, page, page_rows),
+                    Err(err) => self.report(&err),
+                }
+            }
         }
     }
 
@@ -484,7 +521,9 @@ impl TokenDeskApp {
             }
             Command::TokenListChanged => self.stale.tokens = true,
             Command::FetchTokenPage(page) => self.fetch_page(page),
+            Command::FetchOwnerPage(kind, page) => self.fetch_owner_page(kind, page),
             Command::SelectToken(number) => self.select_token(&number),
+            Command::CloseTokenDetail => self.data.selected_token = None,
             Command::DismissNotice => {
                 self.data.notice = None;
                 self.data.check_outcome = None;
@@ -722,6 +761,19 @@ impl TokenDeskApp {
             Err(err) => self.report(&err),
         }
     }
+}
+
+/// Keeps `rows` as page `page`, dropping the page farthest from it when the cache is full.
+fn cache_page<R>(pages: &mut std::collections::HashMap<usize, Vec<R>>, page: usize, rows: Vec<R>) {
+    if pages.len() >= CACHED_PAGES
+        && let Some(farthest) = pages
+            .keys()
+            .copied()
+            .max_by_key(|cached| cached.abs_diff(page))
+    {
+        pages.remove(&farthest);
+    }
+    pages.insert(page, rows);
 }
 
 impl eframe::App for TokenDeskApp {

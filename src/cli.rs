@@ -6,6 +6,7 @@
 
 mod commands;
 pub mod export;
+mod import;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::desk::{Desk, DeskError};
 pub use commands::{AccountCommand, DefinitionCommand, ParticipantCommand, TokenCommand};
+pub use import::{BatchCommand, ImportArgs};
 
 /// Token Desk: manage customer access tokens. With no command, opens the window.
 #[derive(Debug, Parser)]
@@ -57,6 +59,13 @@ pub enum Command {
     Authenticate(commands::AuthenticateArgs),
     /// Fills the database with realistic sample data.
     DemoData(commands::DemoDataArgs),
+    /// Imports tokens from a CSV file in one transaction (SPEC §7).
+    Import(ImportArgs),
+    /// Import batches: list, undo.
+    Batch {
+        #[command(subcommand)]
+        command: BatchCommand,
+    },
 }
 
 impl Cli {
@@ -115,6 +124,8 @@ fn run_command(cli: &Cli, command: &Command) -> CliResult {
         Command::Token { command } => commands::token(&mut desk, command),
         Command::Authenticate(args) => commands::authenticate(&mut desk, args),
         Command::DemoData(args) => commands::demo_data(&mut desk, args),
+        Command::Import(args) => import::run(&mut desk, args),
+        Command::Batch { command } => import::run_batch(&mut desk, command),
     }
 }
 

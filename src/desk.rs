@@ -8,6 +8,7 @@ mod definitions;
 pub mod demo;
 mod error;
 pub mod export;
+pub mod import;
 pub mod jobs;
 mod owners;
 pub mod reports;

@@ -3,6 +3,7 @@
 //! [`Store`] owns the connection. Reads go through [`Db`]; writes only through [`Tx`], which
 //! exists only inside [`Store::write`], so every use case is one transaction.
 
+mod import;
 mod migrations;
 mod owners;
 mod queries;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use import::{BatchCounts, NewBatch, UndoneCounts};
 pub use owners::DefinitionValues;
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
 pub use reports::{DefinitionStateCount, OwnerCoverage};

@@ -121,6 +121,38 @@ impl TokenRows {
     }
 }
 
+/// An owner table: how many rows, where each page starts, and the pages fetched so far.
+#[derive(Debug)]
+pub struct OwnerRows<R> {
+    pub count: u64,
+    /// Element `k` is the id just before row `k × PAGE_ROWS`.
+    pub anchors: Vec<i64>,
+    pub pages: HashMap<usize, Vec<R>>,
+}
+
+impl<R> Default for OwnerRows<R> {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            anchors: Vec::new(),
+            pages: HashMap::new(),
+        }
+    }
+}
+
+impl<R> OwnerRows<R> {
+    pub fn row_count(&self) -> usize {
+        usize::try_from(self.count).unwrap_or(usize::MAX)
+    }
+
+    /// The row at `index`, if its page is cached.
+    pub fn row(&self, index: usize) -> Option<&R> {
+        self.pages
+            .get(&(index / PAGE_ROWS))
+            .and_then(|page| page.get(index % PAGE_ROWS))
+    }
+}
+
 /// What the app read from the database for the panels to draw.
 #[derive(Default)]
 pub struct Data {
@@ -131,10 +163,8 @@ pub struct Data {
     pub selected_token: Option<TokenDetail>,
     pub definitions: Vec<DefinitionRecord>,
     pub definition_usage: HashMap<i64, u64>,
-    pub participants: Vec<ParticipantRecord>,
-    pub participants_total: u64,
-    pub accounts: Vec<AccountRecord>,
-    pub accounts_total: u64,
+    pub participants: OwnerRows<ParticipantRecord>,
+    pub accounts: OwnerRows<AccountRecord>,
     pub selected_participant: Option<(ParticipantRecord, Vec<TokenRecord>)>,
     pub selected_account: Option<(AccountRecord, Vec<TokenRecord>, Vec<ParticipantRecord>)>,
     pub eligible_tokens: Vec<TokenRecord>,
@@ -160,7 +190,9 @@ pub enum Command {
     Navigate(Place),
     TokenListChanged,
     FetchTokenPage(usize),
+    FetchOwnerPage(OwnerKind, usize),
     SelectToken(String),
+    CloseTokenDetail,
     CreateToken(TokenDraft),
     SetTokenState {
         number: String,
@@ -501,7 +533,7 @@ pub fn modal(
     content: impl FnOnce(&mut egui::Ui) -> bool,
 ) -> bool {
     let response = egui::Modal::new(egui::Id::unique(id)).show(ctx, |ui| {
-        ui.set_max_width(560.0);
+        ui.set_max_width(860.0);
         ui.heading(title);
         ui.add_space(6.0);
         content(ui)

@@ -162,7 +162,7 @@ pub fn generate_unique(
 }
 
 /// Generates a verification code (digits, R52).
-fn verification_code(settings: &DefinitionSettings) -> Result<Secret, DeskError> {
+pub(crate) fn verification_code(settings: &DefinitionSettings) -> Result<Secret, DeskError> {
     let rule = CredentialRule::random(Alphabet::Digits, settings.verification.code_length);
     Ok(Secret::new(rule.generate(CredentialKind::PassCode, 0)?))
 }
@@ -179,6 +179,19 @@ pub fn check_new_links(
     participant: Option<&ParticipantRecord>,
     account: Option<&AccountRecord>,
     is_creation: bool,
+) -> Result<(), DeskError> {
+    check_new_links_counting(tx, settings, participant, account, is_creation, &|_, _| 0)
+}
+
+/// [`check_new_links`] for a bulk job whose tokens reach the database a little later:
+/// `pending(kind, owner_id)` counts the owner's tokens that are decided but not yet written.
+pub fn check_new_links_counting(
+    tx: &Tx<'_>,
+    settings: &DefinitionSettings,
+    participant: Option<&ParticipantRecord>,
+    account: Option<&AccountRecord>,
+    is_creation: bool,
+    pending: &dyn Fn(OwnerKind, i64) -> u32,
 ) -> Result<(), DeskError> {
     if let (Some(participant), Some(account)) = (participant, account)
         && participant.account_id != account.id
@@ -220,7 +233,9 @@ pub fn check_new_links(
                 kind.label()
             )));
         }
-        let held = tx.count_tokens_of_owner(kind, id)?;
+        let held = tx
+            .count_tokens_of_owner(kind, id)?
+            .saturating_add(pending(kind, id));
         if owner_settings.max_tokens > 0 && held >= owner_settings.max_tokens {
             return Err(DeskError::refused(format!(
                 "{name} already holds {held} tokens, the most the definition allows (R32)"

@@ -66,6 +66,16 @@ impl super::Desk {
         token_index_in(self.store(), request, &|| false)
     }
 
+    /// Ids to jump into an owner listing: element `k` is the id just before row `k × stride`.
+    pub fn owner_anchors(
+        &self,
+        kind: crate::domain::OwnerKind,
+        filter: &super::OwnerFilter,
+        stride: usize,
+    ) -> Result<Vec<i64>, DeskError> {
+        Ok(self.store().db().owner_anchors(kind, filter, stride)?)
+    }
+
     /// Whether the database lives in a file another connection can open.
     pub fn has_file(&self) -> bool {
         self.path().as_os_str() != ":memory:"

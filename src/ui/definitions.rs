@@ -118,6 +118,39 @@ fn editor_ui(ui: &mut egui::Ui, editor: &mut Editor, data: &Data, commands: &mut
     labelled_text(ui, "Alternative code", &mut editor.draft.code)
         .on_hover_text("Empty: the upper-cased initials of the name");
     labelled_text(ui, "Description", &mut editor.draft.description);
+    preview_ui(ui, editor, data);
+    let problem = editor
+        .draft
+        .settings
+        .check()
+        .err()
+        .map(|err| crate::desk::error_sentence(&err.to_string()));
+    if let Some(problem) = &problem {
+        ui.colored_label(ui.visuals().error_fg_color, problem);
+    }
+    ui.horizontal(|ui| {
+        let label = if editor.editing.is_some() {
+            "Save definition"
+        } else {
+            "Create definition"
+        };
+        if ui
+            .add_enabled(problem.is_none(), egui::Button::new(label))
+            .clicked()
+        {
+            commands.push(match &editor.editing {
+                Some(code) => Command::EditDefinition {
+                    code: code.clone(),
+                    draft: editor.draft.clone(),
+                },
+                None => Command::CreateDefinition(editor.draft.clone()),
+            });
+        }
+        if ui.button("Close editor").clicked() {
+            editor.close();
+        }
+    });
+    ui.separator();
     let settings = &mut editor.draft.settings;
     for kind in [
         CredentialKind::Identifier,
@@ -130,11 +163,11 @@ fn editor_ui(ui: &mut egui::Ui, editor: &mut Editor, data: &Data, commands: &mut
             CredentialKind::AuthenticationCode => &mut settings.authentication_code,
         };
         egui::CollapsingHeader::new(format!("{} rule", capitalised(kind.label())))
-            .default_open(kind == CredentialKind::AuthenticationCode)
+            .default_open(true)
             .show(ui, |ui| rule_ui(ui, kind, rule));
     }
     egui::CollapsingHeader::new("Automation, owners, verification, lockout")
-        .default_open(false)
+        .default_open(true)
         .show(ui, |ui| {
             ui.checkbox(
                 &mut settings.allow_without_identifier_and_pass_code,
@@ -169,40 +202,6 @@ fn editor_ui(ui: &mut egui::Ui, editor: &mut Editor, data: &Data, commands: &mut
                 0..=100,
             );
         });
-    ui.separator();
-    preview_ui(ui, editor, data);
-    ui.separator();
-    let problem = editor
-        .draft
-        .settings
-        .check()
-        .err()
-        .map(|err| crate::desk::error_sentence(&err.to_string()));
-    if let Some(problem) = &problem {
-        ui.colored_label(ui.visuals().error_fg_color, problem);
-    }
-    ui.horizontal(|ui| {
-        let label = if editor.editing.is_some() {
-            "Save definition"
-        } else {
-            "Create definition"
-        };
-        if ui
-            .add_enabled(problem.is_none(), egui::Button::new(label))
-            .clicked()
-        {
-            commands.push(match &editor.editing {
-                Some(code) => Command::EditDefinition {
-                    code: code.clone(),
-                    draft: editor.draft.clone(),
-                },
-                None => Command::CreateDefinition(editor.draft.clone()),
-            });
-        }
-        if ui.button("Close editor").clicked() {
-            editor.close();
-        }
-    });
 }
 
 fn capitalised(text: &str) -> String {
@@ -403,7 +402,7 @@ fn preview_ui(ui: &mut egui::Ui, editor: &mut Editor, data: &Data) {
             ui.add(
                 egui::ProgressBar::new(fraction.min(1.0) as f32)
                     .desired_width(120.0)
-                    .text(format!("{:.4} %", fraction * 100.0)),
+                    .text(format_share(fraction)),
             );
         });
         if rule.method == GenerationMethod::Random && fraction > 0.01 {
@@ -413,10 +412,20 @@ fn preview_ui(ui: &mut egui::Ui, editor: &mut Editor, data: &Data) {
 }
 
 fn format_capacity(capacity: f64) -> String {
-    if capacity < 1e15 {
+    if capacity < 1e19 {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         group_digits(capacity as u64)
     } else {
-        format!("{capacity:.2e}")
+        format!("about 10^{:.0}", capacity.log10().floor())
+    }
+}
+
+/// A share as a clerk reads it: "12.5 %", or "less than 0.01 %".
+fn format_share(fraction: f64) -> String {
+    let percent = fraction * 100.0;
+    if percent > 0.0 && percent < 0.01 {
+        "less than 0.01 %".to_owned()
+    } else {
+        format!("{percent:.2} %")
     }
 }

@@ -2,7 +2,9 @@
 //! its tokens section (New token, Add existing token, Remove token).
 
 use super::tokens::{NewTokenForm, state_badge_ui};
-use super::{Command, Data, Dialog, UiState, ViewState, group_digits, labelled_text, modal};
+use super::{
+    Command, Data, Dialog, PAGE_ROWS, UiState, ViewState, group_digits, labelled_text, modal,
+};
 use crate::domain::{AccountState, OwnerKind, ParticipantState, TokenRecord};
 
 pub fn participants_ui(
@@ -28,7 +30,7 @@ pub fn participants_ui(
             };
         }
     });
-    shown_line(ui, data.participants.len(), data.participants_total);
+    shown_line(ui, data.participants.count);
     ui.separator();
     let selected = data
         .selected_participant
@@ -99,35 +101,58 @@ pub fn participants_ui(
                 });
         });
     egui::CentralPanel::default().show(ui, |ui| {
-        egui::ScrollArea::vertical()
-            .id_salt("participant-list")
-            .show(ui, |ui| {
-                egui::Grid::new("participants")
-                    .num_columns(4)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for heading in ["Number", "Name", "Account", "State"] {
-                            ui.strong(heading);
-                        }
-                        ui.end_row();
-                        for participant in &data.participants {
-                            if ui
-                                .selectable_label(
-                                    selected == Some(participant.number.as_str()),
-                                    &participant.number,
-                                )
-                                .clicked()
-                            {
-                                commands
-                                    .push(Command::SelectParticipant(participant.number.clone()));
-                            }
-                            ui.label(&participant.name);
-                            ui.label(&participant.account_number);
-                            ui.label(participant.state.label());
-                            ui.end_row();
-                        }
+        let rows = &data.participants;
+        let mut wanted = Vec::new();
+        owner_table(
+            ui,
+            "participant-table",
+            &["Number", "Name", "Account", "State", "Tokens"],
+        )
+        .body(|body| {
+            body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
+                let index = row.index();
+                let Some(participant) = rows.row(index) else {
+                    push_once(&mut wanted, index / PAGE_ROWS);
+                    row.col(|ui| {
+                        ui.weak("…");
                     });
+                    return;
+                };
+                let is_selected = selected == Some(participant.number.as_str());
+                row.set_selected(is_selected);
+                row.col(|ui| {
+                    if ui
+                        .selectable_label(is_selected, &participant.number)
+                        .clicked()
+                    {
+                        commands.push(Command::SelectParticipant(participant.number.clone()));
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(&participant.name);
+                });
+                row.col(|ui| {
+                    ui.label(format!(
+                        "{} ({})",
+                        participant.account_name, participant.account_number
+                    ));
+                });
+                row.col(|ui| {
+                    ui.label(participant.state.label());
+                });
+                row.col(|ui| {
+                    ui.label(participant.token_count.to_string());
+                });
+                if row.response().clicked() {
+                    commands.push(Command::SelectParticipant(participant.number.clone()));
+                }
             });
+        });
+        commands.extend(
+            wanted
+                .into_iter()
+                .map(|page| Command::FetchOwnerPage(OwnerKind::Participant, page)),
+        );
     });
 }
 
@@ -148,7 +173,7 @@ pub fn accounts_ui(
             };
         }
     });
-    shown_line(ui, data.accounts.len(), data.accounts_total);
+    shown_line(ui, data.accounts.count);
     ui.separator();
     let selected = data
         .selected_account
@@ -234,47 +259,92 @@ pub fn accounts_ui(
                 });
         });
     egui::CentralPanel::default().show(ui, |ui| {
-        egui::ScrollArea::vertical()
-            .id_salt("account-list")
-            .show(ui, |ui| {
-                egui::Grid::new("accounts")
-                    .num_columns(4)
-                    .striped(true)
-                    .show(ui, |ui| {
-                        for heading in ["Number", "Name", "State", "Tokens"] {
-                            ui.strong(heading);
-                        }
-                        ui.end_row();
-                        for account in &data.accounts {
-                            if ui
-                                .selectable_label(
-                                    selected == Some(account.number.as_str()),
-                                    &account.number,
-                                )
-                                .clicked()
-                            {
-                                commands.push(Command::SelectAccount(account.number.clone()));
-                            }
-                            ui.label(&account.name);
-                            ui.label(account.state.label());
-                            ui.label(account.token_count.to_string());
-                            ui.end_row();
-                        }
+        let rows = &data.accounts;
+        let mut wanted = Vec::new();
+        owner_table(
+            ui,
+            "account-table",
+            &["Number", "Name", "State", "Participants", "Tokens"],
+        )
+        .body(|body| {
+            body.rows(ROW_HEIGHT, rows.row_count(), |mut row| {
+                let index = row.index();
+                let Some(account) = rows.row(index) else {
+                    push_once(&mut wanted, index / PAGE_ROWS);
+                    row.col(|ui| {
+                        ui.weak("…");
                     });
+                    return;
+                };
+                let is_selected = selected == Some(account.number.as_str());
+                row.set_selected(is_selected);
+                row.col(|ui| {
+                    if ui.selectable_label(is_selected, &account.number).clicked() {
+                        commands.push(Command::SelectAccount(account.number.clone()));
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(&account.name);
+                });
+                row.col(|ui| {
+                    ui.label(account.state.label());
+                });
+                row.col(|ui| {
+                    ui.label(account.participant_count.to_string());
+                });
+                row.col(|ui| {
+                    ui.label(account.token_count.to_string());
+                });
+                if row.response().clicked() {
+                    commands.push(Command::SelectAccount(account.number.clone()));
+                }
             });
+        });
+        commands.extend(
+            wanted
+                .into_iter()
+                .map(|page| Command::FetchOwnerPage(OwnerKind::Account, page)),
+        );
     });
 }
 
-fn shown_line(ui: &mut egui::Ui, shown: usize, total: u64) {
-    if (shown as u64) < total {
-        ui.weak(format!(
-            "Showing the first {} of {}; refine the search to see others.",
-            group_digits(shown as u64),
-            group_digits(total)
-        ));
-    } else {
-        ui.weak(format!("{} shown", group_digits(total)));
+const ROW_HEIGHT: f32 = 22.0;
+
+fn push_once(wanted: &mut Vec<usize>, page: usize) {
+    if !wanted.contains(&page) {
+        wanted.push(page);
     }
+}
+
+/// A striped, resizable table with `headings`; the first column holds the owner's number.
+fn owner_table<'a>(ui: &'a mut egui::Ui, id: &str, headings: &[&str]) -> egui_extras::Table<'a> {
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+    let mut builder = egui_extras::TableBuilder::new(ui)
+        .id_salt(id)
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(egui_extras::Column::initial(130.0).at_least(100.0));
+    for _ in 1..headings.len() - 1 {
+        builder = builder.column(
+            egui_extras::Column::initial(190.0)
+                .at_least(60.0)
+                .clip(true),
+        );
+    }
+    builder = builder.column(egui_extras::Column::remainder().at_least(50.0));
+    builder.header(24.0, |mut header| {
+        for heading in headings {
+            header.col(|ui| {
+                ui.strong(*heading);
+            });
+        }
+    })
+}
+
+fn shown_line(ui: &mut egui::Ui, total: u64) {
+    ui.weak(format!("{} shown", group_digits(total)));
 }
 
 #[allow(clippy::too_many_arguments)]

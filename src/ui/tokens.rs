@@ -17,6 +17,9 @@ pub const PAGE_ROWS: usize = 100;
 
 const ROW_HEIGHT: f32 = 22.0;
 
+/// The colour of good news: Effective tokens, a successful check.
+pub const EFFECTIVE_GREEN: egui::Color32 = egui::Color32::from_rgb(0x2e, 0x9e, 0x4f);
+
 pub fn tokens_ui(
     ui: &mut egui::Ui,
     view: &mut ViewState,
@@ -26,20 +29,21 @@ pub fn tokens_ui(
 ) {
     filter_bar_ui(ui, view, state, data, commands);
     ui.separator();
-    egui::Panel::right("token-detail")
-        .default_size(400.0)
-        .min_size(320.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("detail-scroll")
-                .show(ui, |ui| match &data.selected_token {
-                    Some(detail) => detail_ui(ui, detail, state, data, commands),
-                    None => {
-                        ui.weak("Select a token to see its owners, actions and history.");
-                    }
-                });
-        });
-    egui::CentralPanel::default().show(ui, |ui| table_ui(ui, view, state, data, commands));
+    if let Some(detail) = &data.selected_token {
+        egui::Panel::right("token-detail")
+            .default_size(380.0)
+            .min_size(320.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("detail-scroll")
+                    .show(ui, |ui| detail_ui(ui, detail, state, data, commands));
+            });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::horizontal()
+            .id_salt("token-table-h")
+            .show(ui, |ui| table_ui(ui, view, state, data, commands));
+    });
 }
 
 fn filter_bar_ui(
@@ -64,7 +68,8 @@ fn filter_bar_ui(
         }
         changed |= search.changed();
         let state_text = view.token_state.map_or("All states", TokenState::label);
-        egui::ComboBox::from_label("State")
+        let label = ui.label("State");
+        egui::ComboBox::from_id_salt("state-filter")
             .selected_text(state_text)
             .show_ui(ui, |ui| {
                 changed |= ui
@@ -75,12 +80,15 @@ fn filter_bar_ui(
                         .selectable_value(&mut view.token_state, Some(option), option.label())
                         .changed();
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         let definition_text = view
             .token_definition
             .and_then(|id| data.definitions.iter().find(|d| d.id == id))
             .map_or_else(|| "All definitions".to_owned(), |d| d.name.clone());
-        egui::ComboBox::from_label("Definition")
+        let label = ui.label("Definition");
+        egui::ComboBox::from_id_salt("definition-filter")
             .selected_text(definition_text)
             .show_ui(ui, |ui| {
                 changed |= ui
@@ -95,7 +103,9 @@ fn filter_bar_ui(
                         )
                         .changed();
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         ui.separator();
         if ui.button("New token…").on_hover_text("Ctrl+N").clicked() {
             state.dialog = Dialog::NewToken(NewTokenForm::standalone(data));
@@ -139,17 +149,20 @@ fn table_ui(
         .selected_token
         .as_ref()
         .map(|detail| detail.token.number.as_str());
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
     let mut builder = TableBuilder::new(ui)
         .id_salt("token-table")
         .striped(true)
         .resizable(true)
-        .column(Column::initial(120.0).at_least(90.0))
-        .column(Column::initial(140.0).at_least(90.0))
-        .column(Column::initial(110.0))
-        .column(Column::initial(140.0))
-        .column(Column::initial(160.0))
-        .column(Column::initial(160.0))
-        .column(Column::remainder().at_least(60.0));
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::initial(110.0).at_least(90.0))
+        .column(Column::initial(125.0).at_least(80.0))
+        .column(Column::initial(120.0).at_least(60.0))
+        .column(Column::initial(190.0).at_least(60.0).clip(true))
+        .column(Column::initial(210.0).at_least(60.0).clip(true))
+        .column(Column::initial(190.0).at_least(60.0).clip(true))
+        .column(Column::remainder().at_least(80.0).clip(true));
     if let Some(row) = state.scroll_to_row.take() {
         builder = builder.scroll_to_row(row, Some(egui::Align::BOTTOM));
     }
@@ -267,10 +280,18 @@ fn owner_text(number: Option<&str>, name: Option<&str>) -> String {
     }
 }
 
+fn or_dash(text: String) -> String {
+    if text.is_empty() {
+        "—".to_owned()
+    } else {
+        text
+    }
+}
+
 /// The token's state, coloured, with a lock sign when locked.
 pub fn state_badge_ui(ui: &mut egui::Ui, token: &TokenRecord) {
     let color = match token.state {
-        TokenState::Effective => egui::Color32::from_rgb(0x2e, 0x9e, 0x4f),
+        TokenState::Effective => EFFECTIVE_GREEN,
         TokenState::NotEffective => ui.visuals().weak_text_color(),
         TokenState::PendingVerification => egui::Color32::from_rgb(0xd0, 0x8c, 0x1a),
     };
@@ -290,7 +311,12 @@ fn detail_ui(
     commands: &mut Vec<Command>,
 ) {
     let token = &detail.token;
-    ui.heading(format!("Token {}", token.number));
+    ui.horizontal(|ui| {
+        ui.heading(format!("Token {}", token.number));
+        if ui.small_button("Close details").clicked() {
+            commands.push(Command::CloseTokenDetail);
+        }
+    });
     egui::Grid::new("token-facts")
         .num_columns(2)
         .striped(true)
@@ -317,17 +343,17 @@ fn detail_ui(
             fact("Definition", token.definition.clone());
             fact(
                 "Participant",
-                owner_text(
+                or_dash(owner_text(
                     token.participant_number.as_deref(),
                     token.participant_name.as_deref(),
-                ),
+                )),
             );
             fact(
                 "Account",
-                owner_text(
+                or_dash(owner_text(
                     token.account_number.as_deref(),
                     token.account_name.as_deref(),
-                ),
+                )),
             );
             fact(
                 "Locked",
@@ -351,7 +377,14 @@ fn detail_ui(
         });
     ui.add_space(8.0);
     ui.strong("Actions");
-    labelled_text(ui, "Reason", &mut state.reason);
+    ui.horizontal(|ui| {
+        let label = ui.label("Reason");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.reason)
+                .hint_text("required for state changes and unlock"),
+        )
+        .labelled_by(label.id);
+    });
     let has_reason = !state.reason.trim().is_empty();
     ui.horizontal_wrapped(|ui| {
         match token.state {
@@ -485,6 +518,9 @@ fn detail_ui(
     }
     ui.add_space(8.0);
     ui.strong("History");
+    if detail.history.is_empty() {
+        ui.weak("No events recorded for this token yet.");
+    }
     egui::Grid::new("token-history")
         .num_columns(3)
         .striped(true)
@@ -556,7 +592,7 @@ pub fn new_token_dialog(
             return ui.button("Close").clicked();
         };
         ui.label(format!(
-            "Governed by the Effective definition {} ({}). Hover a field to see its rule.",
+            "Governed by the Effective definition {} ({}). Each field shows its rule.",
             definition.name, definition.code
         ));
         ui.add_space(4.0);
@@ -604,14 +640,16 @@ pub fn new_token_dialog(
                         .hint_text(hint);
                     ui.add_enabled(!rule.is_generated(), edit)
                         .labelled_by(label.id)
-                        .on_hover_text(rule.describe());
+                        .on_hover_text(rule.describe())
+                        .on_disabled_hover_text(rule.describe());
+                    ui.weak(rule.describe());
                     ui.end_row();
                 }
             });
         let checked = check_draft(settings, &form.draft());
         match &checked {
             Ok(_) => {
-                ui.label("Ready to create.");
+                ui.colored_label(EFFECTIVE_GREEN, "Ready to create.");
             }
             Err(problem) => {
                 ui.colored_label(
@@ -667,7 +705,7 @@ pub fn check_dialog(
             let color = if outcome.is_error {
                 ui.visuals().error_fg_color
             } else {
-                egui::Color32::from_rgb(0x2e, 0x9e, 0x4f)
+                EFFECTIVE_GREEN
             };
             ui.colored_label(color, &outcome.text);
         }

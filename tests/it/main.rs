@@ -12,6 +12,7 @@ mod desk_owners;
 mod desk_tokens;
 mod export;
 mod hardening;
+mod import;
 mod storage_files;
 mod ui_support;
 mod ui_window;

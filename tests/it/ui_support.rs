@@ -63,3 +63,14 @@ pub fn click(harness: &mut Harness<'static, TokenDeskApp>, label: &str) {
     harness.get_by_label(label).click();
     settle(harness);
 }
+
+/// Goes to a place of the left navigation (drawn first, so the first match of its name).
+pub fn go_to(harness: &mut Harness<'static, TokenDeskApp>, place: &str) {
+    use egui_kittest::kittest::Queryable as _;
+    harness
+        .get_all_by_label(place)
+        .next()
+        .expect("a navigation entry")
+        .click();
+    settle(harness);
+}

@@ -3,7 +3,7 @@
 use egui_kittest::kittest::Queryable as _;
 use tokendesk::domain::TokenState;
 
-use crate::ui_support::{app_on_new_database, click, harness, settle, type_into};
+use crate::ui_support::{app_on_new_database, click, go_to, harness, settle, type_into};
 
 #[test]
 fn navigation_shows_every_place_and_the_status_bar() {
@@ -22,9 +22,9 @@ fn navigation_shows_every_place_and_the_status_bar() {
         "Audit log",
         "Tokens",
     ] {
-        click(&mut harness, place);
+        go_to(&mut harness, place);
     }
-    click(&mut harness, "Imports");
+    go_to(&mut harness, "Imports");
     harness.get_by_label_contains("once the import feature is in place");
 }
 
@@ -33,7 +33,7 @@ fn clerk_creates_a_definition_and_activates_it() {
     let (app, _dir) = app_on_new_database();
     let mut harness = harness(app);
     settle(&mut harness);
-    click(&mut harness, "Definitions");
+    go_to(&mut harness, "Definitions");
     click(&mut harness, "New definition…");
     type_into(&mut harness, "Definition name", "Gold Card");
     assert!(
@@ -58,13 +58,13 @@ fn clerk_runs_a_token_through_owners_search_check_and_r20() {
     let mut harness = harness(app);
     settle(&mut harness);
 
-    click(&mut harness, "Accounts");
+    go_to(&mut harness, "Accounts");
     click(&mut harness, "New account…");
     type_into(&mut harness, "Account name", "Acme Ltd");
     click(&mut harness, "Create account");
     harness.get_by_label("Account ACR0000000001 created.");
 
-    click(&mut harness, "Participants");
+    go_to(&mut harness, "Participants");
     click(&mut harness, "New participant…");
     type_into(&mut harness, "Participant name", "Ada Lovelace");
     assert_eq!(
@@ -94,7 +94,7 @@ fn clerk_runs_a_token_through_owners_search_check_and_r20() {
     harness.get_by_label("Copy authentication code");
     click(&mut harness, "Done");
 
-    click(&mut harness, "Tokens");
+    go_to(&mut harness, "Tokens");
     type_into(&mut harness, "Search", "ada@");
     settle(&mut harness);
     harness.get_by_label("1 tokens shown");
@@ -155,7 +155,7 @@ fn participant_screen_removes_a_token_and_it_becomes_not_effective() {
     let created = desk.create_token(&draft).unwrap();
     let mut harness = harness(app);
     settle(&mut harness);
-    click(&mut harness, "Participants");
+    go_to(&mut harness, "Participants");
     click(&mut harness, &participant.number);
     harness.get_by_label("Tokens (1)");
     click(&mut harness, &format!("Remove {}", created.token.number));

@@ -1,0 +1,162 @@
+//! P4 and P5: drives the real window code headlessly (an `egui::Context`, no GPU) over a database
+//! and prints frame times while opening Tokens, scrolling to the middle and the end, and searching.
+//!
+//! `cargo run --release --example frame_bench -- DB.sqlite3`. Frame time is the wall time of one
+//! `Context::run_ui` on the UI thread (drawing and layout; background threads not included).
+
+use std::time::{Duration, Instant};
+
+use egui::{
+    Event, Modifiers, MouseWheelSource, MouseWheelUnit, Pos2, RawInput, Rect, TouchPhase, vec2,
+};
+use tokendesk::TokenDeskApp;
+use tokendesk::desk::Desk;
+use tokendesk::ui::ViewState;
+
+struct Driver {
+    ctx: egui::Context,
+    app: TokenDeskApp,
+    started: Instant,
+    frame_times: Vec<Duration>,
+}
+
+impl Driver {
+    fn frame(&mut self, events: Vec<Event>) -> Duration {
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1280.0, 800.0))),
+            time: Some(self.started.elapsed().as_secs_f64()),
+            events,
+            ..RawInput::default()
+        };
+        let start = Instant::now();
+        let app = &mut self.app;
+        let _ = self.ctx.run_ui(input, |ui| app.show(ui));
+        let took = start.elapsed();
+        self.frame_times.push(took);
+        took
+    }
+
+    /// Runs frames (about 60 per second) until the app's background work is done.
+    fn settle(&mut self) -> Duration {
+        let start = Instant::now();
+        for _ in 0..2000 {
+            self.frame(vec![pointer_over_table()]);
+            if !self.app.is_busy() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(16));
+        }
+        for _ in 0..3 {
+            self.frame(vec![pointer_over_table()]);
+        }
+        start.elapsed()
+    }
+
+    fn wheel(&mut self, points: f32) {
+        self.frame(vec![
+            pointer_over_table(),
+            Event::MouseWheel {
+                unit: MouseWheelUnit::Point,
+                delta: vec2(0.0, points),
+                phase: TouchPhase::Move,
+                source: MouseWheelSource::Wheel,
+                modifiers: Modifiers::NONE,
+            },
+        ]);
+    }
+}
+
+fn pointer_over_table() -> Event {
+    Event::PointerMoved(Pos2::new(500.0, 400.0))
+}
+
+fn percentile(times: &[Duration], fraction: f64) -> f64 {
+    let mut sorted: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1000.0).collect();
+    sorted.sort_by(f64::total_cmp);
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted.get(index).copied().unwrap_or(0.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: frame_bench DB.sqlite3")?;
+    let started = Instant::now();
+    let desk = Desk::open(std::path::Path::new(&path), "bench")?;
+    let app = TokenDeskApp::new(desk, ViewState::default());
+    let mut driver = Driver {
+        ctx: egui::Context::default(),
+        app,
+        started,
+        frame_times: Vec::new(),
+    };
+    driver.frame(vec![pointer_over_table()]);
+    let first_frame = started.elapsed();
+    let ready = driver.settle();
+    let open_frames = std::mem::take(&mut driver.frame_times);
+
+    // Scroll: a long fling to the middle, steady wheel steps there, then to the end.
+    let rows = driver.app.desk().token_count()? as f32;
+    driver.wheel(-rows * 16.0);
+    driver.settle();
+    for _ in 0..60 {
+        driver.wheel(-120.0);
+    }
+    driver.wheel(-rows * 40.0);
+    driver.settle();
+    for _ in 0..60 {
+        driver.wheel(120.0);
+    }
+    let scroll_frames = std::mem::take(&mut driver.frame_times);
+
+    // Search: Ctrl+F focuses the search field; typing starts the search.
+    driver.frame(vec![Event::Key {
+        key: egui::Key::F,
+        physical_key: None,
+        pressed: true,
+        repeat: false,
+        modifiers: Modifiers::COMMAND,
+    }]);
+    let search_started = Instant::now();
+    driver.frame(vec![Event::Text("ada lov".to_owned())]);
+    driver.settle();
+    let search_latency = search_started.elapsed();
+    let search_frames = std::mem::take(&mut driver.frame_times);
+
+    let all: Vec<Duration> = open_frames
+        .iter()
+        .chain(&scroll_frames)
+        .chain(&search_frames)
+        .copied()
+        .collect();
+    let p95 = percentile(&all, 0.95);
+    let verdict = |met: bool| if met { "MET" } else { "MISSED" };
+    println!(
+        "P4   frame time over {} frames (open, scroll to middle and end, search): p50 {:.2} ms, p95 {:.2} ms (target p95 < 8 ms)  {}",
+        all.len(),
+        percentile(&all, 0.5),
+        p95,
+        verdict(p95 < 8.0)
+    );
+    println!(
+        "P4     open {:.2}/{:.2} ms, scroll {:.2}/{:.2} ms, search {:.2}/{:.2} ms (p50/p95); index ready after {:.0} ms",
+        percentile(&open_frames, 0.5),
+        percentile(&open_frames, 0.95),
+        percentile(&scroll_frames, 0.5),
+        percentile(&scroll_frames, 0.95),
+        percentile(&search_frames, 0.5),
+        percentile(&search_frames, 0.95),
+        ready.as_secs_f64() * 1000.0
+    );
+    let search_ms = search_latency.as_secs_f64() * 1000.0;
+    println!(
+        "P4   prefix search answered in {search_ms:.1} ms, frames included (target < 50 ms)  {}",
+        verdict(search_ms < 50.0)
+    );
+    let first_ms = first_frame.as_secs_f64() * 1000.0;
+    println!(
+        "P5   start to first frame (open database, build the app, draw once; no GPU): {first_ms:.1} ms (target < 500 ms)  {}",
+        verdict(first_ms < 500.0)
+    );
+    Ok(())
+}

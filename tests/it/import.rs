@@ -1,0 +1,1276 @@
+//! Bulk CSV import (SPEC §7): data-driven checks of outcome, report lines and the database after.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokendesk::desk::import::{
+    ImportError, ImportOptions, ImportOutput, ImportSource, ImportSummary, MemoryCredentials,
+    MemoryReport, RowOutcome,
+};
+use tokendesk::desk::{Credentials, Desk, TokenDraft, TokenFilter};
+use tokendesk::domain::{
+    AccountState, Alphabet, CredentialRule, DefinitionSettings, OwnerSettings, Secret, TextFormat,
+    TokenState,
+};
+
+use crate::support::{TestDesk, account_with_participant, fresh_desk, use_definition};
+
+/// What one import run produced.
+struct Run {
+    result: Result<ImportSummary, ImportError>,
+    report: Vec<String>,
+    credentials: MemoryCredentials,
+}
+
+fn import_with(
+    desk: &mut Desk,
+    csv: &[u8],
+    options: ImportOptions,
+    with_credentials: bool,
+    cancel_after_rows: Option<u64>,
+) -> Run {
+    let mut report = MemoryReport::default();
+    let mut credentials = MemoryCredentials::default();
+    let cancelled = AtomicBool::new(false);
+    let mut progress = |p: tokendesk::desk::import::ImportProgress| {
+        if cancel_after_rows.is_some_and(|n| p.rows >= n) {
+            cancelled.store(true, Ordering::SeqCst);
+        }
+    };
+    let is_cancelled = || cancelled.load(Ordering::SeqCst);
+    let result = {
+        let mut output = ImportOutput {
+            report: &mut report,
+            credentials: if with_credentials {
+                Some(&mut credentials)
+            } else {
+                None
+            },
+            progress: &mut progress,
+            is_cancelled: &is_cancelled,
+        };
+        desk.import_csv(
+            ImportSource::Bytes {
+                name: "tokens.csv",
+                bytes: csv,
+            },
+            options,
+            &mut output,
+        )
+    };
+    let report = report
+        .rows
+        .iter()
+        .map(|row| {
+            let mut text = format!("{} {}", row.line, row.outcome.as_str());
+            if !row.message.is_empty() {
+                text.push_str(": ");
+                text.push_str(&row.message);
+            }
+            text
+        })
+        .collect();
+    Run {
+        result,
+        report,
+        credentials,
+    }
+}
+
+fn import(desk: &mut Desk, csv: &str, options: ImportOptions) -> Run {
+    import_with(desk, csv.as_bytes(), options, true, None)
+}
+
+/// Checks the summary (`applied 2/0/1` = created/unchanged/rejected, `not applied …`, or
+/// `error: words`) and each report line (`line outcome`, optionally `: words` the message contains).
+#[track_caller]
+fn check(run: &Run, summary: &str, report: &[&str]) {
+    let actual = match &run.result {
+        Ok(s) => format!(
+            "{} {}/{}/{}",
+            if s.applied { "applied" } else { "not applied" },
+            s.created,
+            s.unchanged,
+            s.rejected
+        ),
+        Err(err) => format!("error: {err}"),
+    };
+    if let Some(words) = summary.strip_prefix("error: ") {
+        assert!(
+            actual.starts_with("error: ") && actual.contains(words),
+            "expected an error with {words:?}, got {actual}"
+        );
+    } else {
+        assert_eq!(actual, summary, "report: {:#?}", run.report);
+    }
+    assert_eq!(
+        run.report.len(),
+        report.len(),
+        "report lines: {:#?}",
+        run.report
+    );
+    for (actual, expected) in run.report.iter().zip(report) {
+        let (head, words) = expected.split_once(": ").unwrap_or((expected, ""));
+        let actual_lower = actual.to_lowercase();
+        let matches = actual == head
+            || (actual.starts_with(&format!("{head}: "))
+                && actual_lower.contains(&words.to_lowercase()));
+        assert!(matches, "expected {expected:?}, got {actual:?}");
+    }
+}
+
+/// The settings of a pool of pre-printed cards: typed authentication codes, otherwise Standard.
+fn card_settings() -> DefinitionSettings {
+    DefinitionSettings {
+        authentication_code: CredentialRule::typed(TextFormat::FreeText, 1, 64),
+        ..DefinitionSettings::default()
+    }
+}
+
+/// A desk whose Effective definition takes typed authentication codes (pre-printed cards).
+fn card_desk() -> TestDesk {
+    let mut desk = fresh_desk();
+    use_definition(&mut desk, "Cards", card_settings());
+    desk
+}
+
+fn tokens(desk: &Desk) -> u64 {
+    desk.count_tokens(&TokenFilter::default()).unwrap()
+}
+
+fn defaults() -> ImportOptions {
+    ImportOptions::default()
+}
+
+fn create_owners() -> ImportOptions {
+    ImportOptions {
+        create_owners: true,
+        ..ImportOptions::default()
+    }
+}
+
+fn token_by_code(desk: &Desk, code: &str) -> tokendesk::domain::TokenRecord {
+    desk.store()
+        .db()
+        .token_by_auth_code(code)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no token with code {code}"))
+}
+
+fn has_token(desk: &Desk, code: &str) -> bool {
+    desk.store()
+        .db()
+        .token_by_auth_code(code)
+        .unwrap()
+        .is_some()
+}
+
+#[test]
+fn a_valid_file_creates_tokens_with_owners_in_one_batch() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let csv = format!(
+        "authentication_code,identifier,pass_code,participant_number,account_number,state\n\
+         CARD0001,ada@example.com,1234,{participant},{account},\n\
+         CARD0002,,,,{account},not_effective\n\
+         CARD0003,,,,,\n\
+         ,grace@example.com,98765,{participant},,\n"
+    );
+    let run = import(&mut desk, &csv, defaults());
+    check(
+        &run,
+        "applied 4/0/0",
+        &["2 created", "3 created", "4 created", "5 created"],
+    );
+    let summary = run.result.as_ref().unwrap();
+    let batch = summary.batch_id.expect("a batch");
+    assert_eq!(summary.delimiter, ',');
+    assert_eq!(tokens(&desk), 4);
+    let first = token_by_code(&desk, "CARD0001");
+    assert_eq!(
+        first.participant_number.as_deref(),
+        Some(participant.as_str())
+    );
+    assert_eq!(first.account_number.as_deref(), Some(account.as_str()));
+    assert_eq!(first.import_batch, Some(batch));
+    assert!(first.has_pass_code);
+    assert_eq!(
+        token_by_code(&desk, "CARD0002").state,
+        TokenState::NotEffective
+    );
+    assert!(!token_by_code(&desk, "CARD0003").is_linked());
+    // Typed pass codes were hashed (on the workers) and authenticate.
+    desk.authenticate(&Credentials::Identifier {
+        identifier: "ADA@example.com ".to_owned(),
+        pass_code: Secret::new("1234"),
+    })
+    .expect("the imported pass code works");
+    // The batch record and exactly one audit event for it.
+    let batches = desk.batches().unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(
+        (
+            batches[0].created,
+            batches[0].unchanged,
+            batches[0].rejected
+        ),
+        (4, 0, 0)
+    );
+    assert_eq!(batches[0].file_name, "tokens.csv");
+    assert_eq!(batches[0].file_sha256.len(), 64);
+    assert_eq!(batches[0].mode, "all_or_nothing");
+    let events = desk
+        .audit_events(&Default::default(), i64::MAX, 100)
+        .unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.action == "import.batch").count(),
+        1
+    );
+    // Typed codes appear in the report; no credentials were generated.
+    assert!(run.credentials.rows.is_empty());
+    // Token numbers continue after the import without gaps or reuse.
+    let next = desk
+        .create_token(&TokenDraft {
+            authentication_code: Some("HAND1".to_owned()),
+            ..TokenDraft::default()
+        })
+        .expect("a token by hand");
+    assert_eq!(next.token.number, "AT0000000005");
+}
+
+#[test]
+fn bom_crlf_and_semicolons() {
+    let mut desk = card_desk();
+    let csv = "\u{feff} Authentication_Code ;IDENTIFIER;pass_code\r\nCARD1;;\r\nCARD2;bob@example.com;4321\r\n";
+    let run = import(&mut desk, csv, defaults());
+    check(&run, "applied 2/0/0", &["2 created", "3 created"]);
+    assert_eq!(run.result.as_ref().unwrap().delimiter, ';');
+    assert_eq!(
+        token_by_code(&desk, "CARD2").identifier.as_deref(),
+        Some("bob@example.com")
+    );
+}
+
+#[test]
+fn tab_delimited() {
+    let mut desk = card_desk();
+    let run = import(
+        &mut desk,
+        "authentication_code\tstate\nTAB1\teffective\nTAB2\tnot_effective\n",
+        defaults(),
+    );
+    check(&run, "applied 2/0/0", &["2 created", "3 created"]);
+    assert_eq!(run.result.as_ref().unwrap().delimiter, '\t');
+    assert_eq!(token_by_code(&desk, "TAB2").state, TokenState::NotEffective);
+}
+
+#[test]
+fn a_quoted_field_may_span_lines_and_messages_cite_the_first_line() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,account_number,account_name\n\
+               Q1,ACR9,\"Northwind\nWarehouse\"\n\
+               Q2,,\n\
+               \"Q\n3\",,\n\
+               Q4,,\n";
+    let run = import(
+        &mut desk,
+        csv,
+        ImportOptions {
+            skip_invalid: true,
+            create_owners: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "applied 2/0/2",
+        &[
+            "2 rejected: account_name must be at most 200 characters on one line",
+            "4 created",
+            "5 rejected: control characters",
+            "7 created",
+        ],
+    );
+}
+
+#[test]
+fn invalid_utf8_names_the_line_and_applies_nothing() {
+    let mut desk = card_desk();
+    let mut csv = b"authentication_code\nGOOD1\nGOOD2\n".to_vec();
+    csv.extend_from_slice(b"BAD\xe9\n");
+    let run = import_with(&mut desk, &csv, defaults(), true, None);
+    check(&run, "error: line 4 is not valid UTF-8", &[]);
+    assert!(
+        run.result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("save the file as UTF-8")
+    );
+    assert_eq!(tokens(&desk), 0);
+    assert!(desk.batches().unwrap().is_empty());
+}
+
+#[test]
+fn an_unknown_column_stops_the_import_naming_it() {
+    let mut desk = card_desk();
+    let run = import(
+        &mut desk,
+        "identifier,passcode\nada@example.com,1234\n",
+        defaults(),
+    );
+    check(&run, "error: unknown column \"passcode\"", &[]);
+    assert_eq!(run.result.as_ref().unwrap_err().exit_code(), 1);
+    assert_eq!(tokens(&desk), 0);
+}
+
+#[test]
+fn the_export_columns_are_known_and_the_informational_ones_ignored() {
+    let mut desk = card_desk();
+    let csv = "token_number,definition,state,authentication_code,identifier,participant_number,participant_name,account_number,account_name,created_at,created_by,verified_at,last_used_at,locked,import_batch\n\
+               AT0000000099,STD,effective,EXP1,,,,,,2026-01-01T00:00:00Z,someone,,,false,\n";
+    let run = import(&mut desk, csv, defaults());
+    check(&run, "applied 1/0/0", &["2 created"]);
+    assert_eq!(token_by_code(&desk, "EXP1").number, "AT0000000001");
+}
+
+#[test]
+fn a_missing_header_is_refused() {
+    let mut desk = card_desk();
+    let run = import(&mut desk, "CARD0001,ada@example.com\n", defaults());
+    check(&run, "error: unknown column \"CARD0001\"", &[]);
+    assert!(
+        run.result
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("first line must name the columns")
+    );
+    let run = import(&mut desk, "\nCARD0001\n", defaults());
+    check(&run, "error: header row", &[]);
+    let run = import(&mut desk, "authentication_code,,state\nA,,\n", defaults());
+    check(&run, "error: column 2 of the header row has no name", &[]);
+    let run = import(&mut desk, "state,STATE\neffective,effective\n", defaults());
+    check(&run, "error: appears twice", &[]);
+    assert_eq!(tokens(&desk), 0);
+}
+
+#[test]
+fn ragged_rows_are_rejected() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,state\nR1,effective\nR2\nR3,effective,extra\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "not applied 1/0/2",
+        &[
+            "2 would_create",
+            "3 rejected: has 1 fields but the header row has 2",
+            "4 rejected: has 3 fields",
+        ],
+    );
+    assert_eq!(tokens(&desk), 0);
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    let mut desk = card_desk();
+    check(
+        &import(&mut desk, "", defaults()),
+        "error: the file is empty",
+        &[],
+    );
+    // A header alone is a valid file with nothing to do.
+    check(
+        &import(&mut desk, "authentication_code\n", defaults()),
+        "applied 0/0/0",
+        &[],
+    );
+}
+
+#[test]
+fn a_one_megabyte_field_is_rejected_without_being_echoed() {
+    let mut desk = card_desk();
+    let csv = format!(
+        "authentication_code,identifier,pass_code\nBIG1,{},1234\nSMALL,,\n",
+        "x".repeat(1 << 20)
+    );
+    let run = import(
+        &mut desk,
+        &csv,
+        ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "applied 1/0/1",
+        &[
+            "2 rejected: identifier must be 3–64 characters long",
+            "3 created",
+        ],
+    );
+    assert!(run.report.iter().all(|line| line.len() < 300));
+}
+
+#[test]
+fn duplicates_within_the_file_name_the_other_line() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,identifier,pass_code\n\
+               D1,ada@example.com,1234\n\
+               D2,,\n\
+               D1,,\n\
+               D3, ADA@Example.com ,5678\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "not applied 2/0/2",
+        &[
+            "2 would_create",
+            "3 would_create",
+            "4 rejected: also on line 2",
+            "5 rejected: identifier is also on line 2",
+        ],
+    );
+    assert_eq!(tokens(&desk), 0);
+}
+
+#[test]
+fn duplicates_against_the_database_name_the_token() {
+    let mut desk = card_desk();
+    let (_, participant) = account_with_participant(&mut desk);
+    let existing = desk
+        .create_token(&TokenDraft {
+            authentication_code: Some("OLD1".to_owned()),
+            identifier: Some("+1 (555) 010-9999".to_owned()),
+            pass_code: Some(Secret::new("1234")),
+            participant_number: Some(participant.clone()),
+            ..TokenDraft::default()
+        })
+        .unwrap()
+        .token;
+    let csv = "authentication_code,identifier,pass_code\n\
+               OLD1,,\n\
+               NEW1,+1.555.010.9999,1234\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "not applied 0/0/2",
+        &[
+            &format!("2 rejected: belongs to token {}", existing.number),
+            &format!(
+                "3 rejected: identifier already belongs to token {}",
+                existing.number
+            ),
+        ],
+    );
+    assert_eq!(tokens(&desk), 1);
+}
+
+#[test]
+fn r41_importing_the_same_rows_again_leaves_them_unchanged() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let first = format!(
+        "authentication_code,identifier,pass_code,participant_number,account_number\n\
+         U1,ada@example.com,1234,{participant},{account}\nU2,,,,\n"
+    );
+    check(
+        &import(&mut desk, &first, defaults()),
+        "applied 2/0/0",
+        &["2 created", "3 created"],
+    );
+    // The same tokens in another file (no pass code needed; identifier spelt differently).
+    let again = format!(
+        "participant_number;account_number;identifier;authentication_code\n\
+         {participant};{account}; Ada@Example.com;U1\n;;;U2\n;;;U3\n"
+    );
+    let run = import(&mut desk, &again, defaults());
+    check(
+        &run,
+        "applied 1/2/0",
+        &["2 unchanged", "3 unchanged", "4 created"],
+    );
+    assert_eq!(tokens(&desk), 3);
+    // The identifier alone finds the token too.
+    let by_identifier = format!(
+        "identifier,participant_number,account_number\nada@example.com,{participant},{account}\n"
+    );
+    check(
+        &import(&mut desk, &by_identifier, defaults()),
+        "applied 0/1/0",
+        &["2 unchanged"],
+    );
+}
+
+#[test]
+fn r42_a_repeated_file_is_refused_unless_allowed() {
+    let mut desk = card_desk();
+    let csv = "authentication_code\nREP1\nREP2\n";
+    check(
+        &import(&mut desk, csv, defaults()),
+        "applied 2/0/0",
+        &["2 created", "3 created"],
+    );
+    let run = import(&mut desk, csv, defaults());
+    check(&run, "error: already imported as batch 1", &[]);
+    assert_eq!(desk.batches().unwrap().len(), 1);
+    let run = import(
+        &mut desk,
+        csv,
+        ImportOptions {
+            allow_repeat: true,
+            ..defaults()
+        },
+    );
+    check(&run, "applied 0/2/0", &["2 unchanged", "3 unchanged"]);
+    assert_eq!(tokens(&desk), 2);
+    assert_eq!(
+        desk.batches().unwrap()[0].mode,
+        "all_or_nothing,allow_repeat"
+    );
+}
+
+#[test]
+fn r41_the_same_code_on_another_owner_is_a_conflict() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let other = desk.create_account("Contoso").unwrap();
+    let csv = format!(
+        "authentication_code,participant_number,account_number\nC1,{participant},{account}\n"
+    );
+    check(
+        &import(&mut desk, &csv, defaults()),
+        "applied 1/0/0",
+        &["2 created"],
+    );
+    let moved = format!("authentication_code,account_number\nC1,{}\n", other.number);
+    let run = import(&mut desk, &moved, defaults());
+    check(
+        &run,
+        "not applied 0/0/1",
+        &[&format!(
+            "2 rejected: already belongs to token AT0000000001 of participant {participant} of account {account}"
+        )],
+    );
+}
+
+#[test]
+fn spreadsheet_damage_is_rejected_with_a_hint() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,account_number\n1.23E+11,\nOK1,4.5e7\n";
+    let run = import(&mut desk, csv, create_owners());
+    check(
+        &run,
+        "not applied 0/0/2",
+        &[
+            "2 rejected: authentication code looks like a number a spreadsheet turned into scientific notation",
+            "3 rejected: format the column as Text",
+        ],
+    );
+}
+
+#[test]
+fn one_leading_apostrophe_before_a_formula_character_is_removed() {
+    let mut desk = card_desk();
+    let csv =
+        "authentication_code,identifier,pass_code\n'=SUM1,'@handle,1234\n'-DASH,,\n'PLAIN,,\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "applied 3/0/0",
+        &["2 created", "3 created", "4 created"],
+    );
+    assert_eq!(
+        token_by_code(&desk, "=SUM1").identifier.as_deref(),
+        Some("@handle")
+    );
+    assert!(has_token(&desk, "-DASH"));
+    assert!(has_token(&desk, "'PLAIN"));
+}
+
+#[test]
+fn every_row_follows_the_rules_of_the_effective_definition() {
+    let mut desk = card_desk();
+    let settings = DefinitionSettings {
+        identifier: CredentialRule::typed(TextFormat::Email, 3, 64),
+        authentication_code: CredentialRule::typed(TextFormat::Number, 6, 6),
+        allow_without_identifier_and_pass_code: false,
+        ..DefinitionSettings::default()
+    };
+    use_definition(&mut desk, "Strict", settings);
+    let csv = "authentication_code,identifier,pass_code,state\n\
+               123456,ada@example.com,1234,\n\
+               12345,bob@example.com,1234,\n\
+               234567,not-an-email,1234,\n\
+               345678,,,\n\
+               456789,cy@example.com,12,\n\
+               567890,di@example.com,1234,dormant\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "not applied 1/0/5",
+        &[
+            "2 would_create",
+            "3 rejected: authentication code must be exactly 6 characters long",
+            "4 rejected: identifier must be an e-mail address",
+            "5 rejected: identifier and pass code are required by this definition",
+            "6 rejected: pass code must be 4–12 characters long",
+            "7 rejected: state must be effective or not_effective",
+        ],
+    );
+}
+
+#[test]
+fn unknown_owners_are_rejected_unless_create_owners() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,participant_number,participant_name,account_number,account_name\n\
+               N1,RP-EXT-1,Ada Lovelace,ACR-EXT-1,Northwind\n\
+               N2,RP-EXT-2,Grace Hopper,ACR-EXT-1,Northwind\n\
+               N3,,,ACR-EXT-2,Contoso\n";
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "not applied 0/0/3",
+        &[
+            "2 rejected: there is no account ACR-EXT-1; allow creating owners",
+            "3 rejected: there is no account ACR-EXT-1",
+            "4 rejected: there is no account ACR-EXT-2",
+        ],
+    );
+    let run = import(&mut desk, csv, create_owners());
+    check(
+        &run,
+        "applied 3/0/0",
+        &["2 created", "3 created", "4 created"],
+    );
+    let participant = desk.participant("RP-EXT-2").unwrap();
+    assert_eq!(participant.account_number, "ACR-EXT-1");
+    assert_eq!(participant.name, "Grace Hopper");
+    assert_eq!(desk.account("ACR-EXT-1").unwrap().participant_count, 2);
+    assert_eq!(
+        token_by_code(&desk, "N1").participant_number.as_deref(),
+        Some("RP-EXT-1")
+    );
+    // New owners need their names, and a new participant its account.
+    let csv = "authentication_code,participant_number,participant_name,account_number,account_name\n\
+               M1,RP-X,,ACR-EXT-1,\n\
+               M2,,,ACR-Y,\n\
+               M3,RP-Z,Zed,,\n";
+    let run = import(&mut desk, csv, create_owners());
+    check(
+        &run,
+        "not applied 0/0/3",
+        &[
+            "2 rejected: needs a participant_name",
+            "3 rejected: needs an account_name",
+            "4 rejected: needs the account_number",
+        ],
+    );
+}
+
+#[test]
+fn r30_a_participant_of_another_account_is_rejected() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let other = desk.create_account("Contoso").unwrap();
+    let csv = format!(
+        "authentication_code,participant_number,account_number,account_name\n\
+         P1,{participant},{},\n\
+         P2,{participant},ACR-NEW,Fabrikam\n\
+         P3,{participant},{account},\n",
+        other.number
+    );
+    let run = import(&mut desk, &csv, create_owners());
+    check(
+        &run,
+        "not applied 1/0/2",
+        &[
+            &format!(
+                "2 rejected: participant {participant} belongs to account {account}, not to account {}",
+                other.number
+            ),
+            "3 rejected: not to account ACR-NEW (R30)",
+            "4 would_create",
+        ],
+    );
+    assert!(desk.account("ACR-NEW").is_err(), "nothing was created");
+}
+
+#[test]
+fn r34_terminated_owners_get_no_new_tokens() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    desk.terminate_participant(&participant).unwrap();
+    let closed = desk.create_account("Closed Ltd").unwrap();
+    desk.set_account_state(&closed.number, AccountState::Terminated)
+        .unwrap();
+    let csv = format!(
+        "authentication_code,participant_number,participant_name,account_number\n\
+         T1,{participant},,\nT2,,,{}\nT3,RP-NEW,Newcomer,{}\nT4,,,{account}\n",
+        closed.number, closed.number
+    );
+    let run = import(&mut desk, &csv, create_owners());
+    check(
+        &run,
+        "not applied 1/0/3",
+        &[
+            "2 rejected: is terminated and gets no new tokens (R34)",
+            "3 rejected: is terminated and gets no new tokens (R34)",
+            "4 rejected: is terminated and gets no new participants",
+            "5 would_create",
+        ],
+    );
+}
+
+#[test]
+fn r32_max_tokens_counts_rows_of_the_same_file() {
+    let mut desk = card_desk();
+    let settings = DefinitionSettings {
+        participants: OwnerSettings {
+            max_tokens: 2,
+            ..OwnerSettings::default()
+        },
+        ..card_settings()
+    };
+    use_definition(&mut desk, "Two per person", settings);
+    let (_, participant) = account_with_participant(&mut desk);
+    desk.create_token(&crate::support::draft_for_participant(&participant))
+        .unwrap();
+    let csv =
+        format!("authentication_code,participant_number\nMX1,{participant}\nMX2,{participant}\n");
+    let run = import(
+        &mut desk,
+        &csv,
+        ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "applied 1/0/1",
+        &[
+            "2 created",
+            "3 rejected: already holds 2 tokens, the most the definition allows (R32)",
+        ],
+    );
+    // With pass codes the rows wait for the hashing threads; the maximum still holds.
+    let (_, second) = {
+        let account = desk.create_account("Second").unwrap();
+        let p = desk.create_participant("Bob", &account.number).unwrap();
+        (account.number, p.number)
+    };
+    let csv = format!(
+        "authentication_code,identifier,pass_code,participant_number\n\
+         MY1,bob1,1234,{second}\nMY2,bob2,1234,{second}\nMY3,bob3,1234,{second}\n"
+    );
+    let run = import(
+        &mut desk,
+        &csv,
+        ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "applied 2/0/1",
+        &["2 created", "3 created", "4 rejected: (R32)"],
+    );
+}
+
+fn generating_definition(desk: &mut Desk, verification: bool) {
+    let mut settings = DefinitionSettings {
+        pass_code: CredentialRule::random(Alphabet::Digits, 6),
+        ..DefinitionSettings::default()
+    };
+    settings.verification.required = verification;
+    use_definition(desk, "Generated PIN", settings);
+}
+
+#[test]
+fn r44_generated_secrets_need_a_credentials_file() {
+    let mut desk = fresh_desk();
+    generating_definition(&mut desk, true);
+    let csv = "identifier\nada@example.com\ngrace@example.com\n";
+    let run = import_with(&mut desk, csv.as_bytes(), defaults(), false, None);
+    check(&run, "error: no credentials file", &[]);
+    assert_eq!(tokens(&desk), 0);
+    // A dry run writes no secrets, so it needs no credentials file.
+    let dry = import_with(
+        &mut desk,
+        csv.as_bytes(),
+        ImportOptions {
+            dry_run: true,
+            ..defaults()
+        },
+        false,
+        None,
+    );
+    check(
+        &dry,
+        "not applied 2/0/0",
+        &[
+            "2 would_create: pass code would be generated and verification code would be issued",
+            "3 would_create",
+        ],
+    );
+    let run = import(&mut desk, csv, defaults());
+    check(
+        &run,
+        "applied 2/0/0",
+        &[
+            "2 created: pass code generated and verification code issued; see the credentials file",
+            "3 created",
+        ],
+    );
+    assert!(run.credentials.is_finished);
+    assert_eq!(run.credentials.rows.len(), 2);
+    let [number, code, identifier, pass_code, verification] = run.credentials.rows[0].clone();
+    assert_eq!(identifier, "ada@example.com");
+    assert_eq!(pass_code.len(), 6);
+    assert_eq!(verification.len(), 6);
+    let token = desk.token(&number).unwrap();
+    assert_eq!(token.authentication_code, code);
+    assert_eq!(token.state, TokenState::PendingVerification);
+    desk.verify_token(&number, &Secret::new(verification))
+        .expect("the verification code from the credentials file works");
+    desk.authenticate(&Credentials::Identifier {
+        identifier,
+        pass_code: Secret::new(pass_code),
+    })
+    .expect("the generated pass code works");
+}
+
+#[test]
+fn a_dry_run_changes_nothing() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\n,ACR-D,Dry Ltd\nDRY1,,\n";
+    let run = import(
+        &mut desk,
+        csv,
+        ImportOptions {
+            dry_run: true,
+            create_owners: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "not applied 2/0/1",
+        &[
+            "2 would_create",
+            "3 would_create",
+            "4 rejected: also on line 2",
+        ],
+    );
+    let summary = run.result.as_ref().unwrap();
+    assert!(summary.dry_run && summary.batch_id.is_none());
+    assert_eq!(tokens(&desk), 0);
+    assert!(desk.account("ACR-D").is_err());
+    assert!(desk.batches().unwrap().is_empty());
+    // A dry run leaves the file importable (no batch, so R42 does not apply).
+    check(
+        &import(
+            &mut desk,
+            "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\n,ACR-D,Dry Ltd\n",
+            create_owners(),
+        ),
+        "applied 2/0/0",
+        &["2 created", "3 created"],
+    );
+}
+
+#[test]
+fn r43_by_default_one_rejected_row_means_nothing_is_applied() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,account_number,account_name,identifier,pass_code\n\
+               A1,ACR-A,Alpha,alpha,1234\nA2,,,,\nA3,,,xavier,\nA4,,,,\n";
+    let run = import(&mut desk, csv, create_owners());
+    check(
+        &run,
+        "not applied 3/0/1",
+        &[
+            "2 would_create",
+            "3 would_create",
+            "4 rejected: pass code is required",
+            "5 would_create",
+        ],
+    );
+    assert_eq!(tokens(&desk), 0);
+    assert!(desk.account("ACR-A").is_err());
+    assert!(desk.batches().unwrap().is_empty());
+    assert!(run.credentials.rows.is_empty());
+}
+
+#[test]
+fn skip_invalid_applies_the_valid_rows_and_reports_the_rest() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,account_number,account_name,identifier,pass_code\n\
+               A1,ACR-A,Alpha,alpha,1234\nA2,,,,\nA3,,,xavier,\nA4,,,,\n";
+    let run = import(
+        &mut desk,
+        csv,
+        ImportOptions {
+            skip_invalid: true,
+            create_owners: true,
+            ..defaults()
+        },
+    );
+    check(
+        &run,
+        "applied 3/0/1",
+        &[
+            "2 created",
+            "3 created",
+            "4 rejected: pass code is required",
+            "5 created",
+        ],
+    );
+    assert_eq!(tokens(&desk), 3);
+    assert!(!has_token(&desk, "A3"));
+    let batch = &desk.batches().unwrap()[0];
+    assert_eq!((batch.created, batch.rejected), (3, 1));
+    assert_eq!(batch.mode, "skip_invalid,create_owners");
+}
+
+#[test]
+fn cancelling_rolls_everything_back() {
+    let mut desk = card_desk();
+    let mut csv = String::from("authentication_code,identifier,pass_code\n");
+    for n in 0..3000 {
+        csv.push_str(&format!("CXL{n},user{n},1234\n"));
+    }
+    let run = import_with(&mut desk, csv.as_bytes(), defaults(), true, Some(1000));
+    check(&run, "error: cancelled; nothing was changed", &[]);
+    assert_eq!(tokens(&desk), 0);
+    assert!(desk.batches().unwrap().is_empty());
+}
+
+#[test]
+fn a_large_file_keeps_line_order_and_numbers_while_hashing_on_workers() {
+    let mut desk = card_desk();
+    let mut csv = String::from("authentication_code,identifier,pass_code\n");
+    for n in 0..3000 {
+        if n % 3 == 0 {
+            csv.push_str(&format!("BULK{n},user{n},{:04}\n", n % 10_000));
+        } else {
+            csv.push_str(&format!("BULK{n},,\n"));
+        }
+    }
+    let run = import(&mut desk, &csv, defaults());
+    let summary = run.result.as_ref().unwrap();
+    assert_eq!((summary.created, summary.rejected), (3000, 0));
+    for (index, line) in run.report.iter().enumerate() {
+        assert_eq!(line, &format!("{} created", index + 2));
+    }
+    assert_eq!(token_by_code(&desk, "BULK0").number, "AT0000000001");
+    assert_eq!(token_by_code(&desk, "BULK2999").number, "AT0000003000");
+    desk.authenticate(&Credentials::Identifier {
+        identifier: "user2997".to_owned(),
+        pass_code: Secret::new("2997"),
+    })
+    .expect("hashes belong to their own rows");
+}
+
+#[test]
+fn r45_undo_removes_the_batch_and_the_owners_it_created() {
+    let mut desk = card_desk();
+    let (account, _) = account_with_participant(&mut desk);
+    let csv = format!(
+        "authentication_code,participant_number,participant_name,account_number,account_name\n\
+         UN1,RP-U,Una,ACR-U,Undo Ltd\nUN2,,,{account},\n"
+    );
+    let run = import(&mut desk, &csv, create_owners());
+    check(&run, "applied 2/0/0", &["2 created", "3 created"]);
+    let batch = run.result.unwrap().batch_id.unwrap();
+    let counts = desk.undo_batch(batch).unwrap();
+    assert_eq!(
+        (counts.tokens, counts.participants, counts.accounts),
+        (2, 1, 1)
+    );
+    assert_eq!(tokens(&desk), 0);
+    assert!(desk.participant("RP-U").is_err());
+    assert!(desk.account(&account).is_ok(), "owners that existed stay");
+    let undone = &desk.batches().unwrap()[0];
+    assert!(undone.undone_at.is_some());
+    assert_eq!(undone.undone_by.as_deref(), Some("clerk"));
+    let again = desk.undo_batch(batch).unwrap_err().to_string();
+    assert!(again.contains("already undone"), "{again}");
+    // An undone file may be imported again.
+    check(
+        &import(&mut desk, &csv, create_owners()),
+        "applied 2/0/0",
+        &["2 created", "3 created"],
+    );
+    // Token numbers are never reused.
+    assert_eq!(token_by_code(&desk, "UN1").number, "AT0000000003");
+}
+
+#[test]
+fn r45_undo_is_refused_when_tokens_changed_or_owners_were_used_since() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,participant_number,participant_name,account_number,account_name\n\
+               CH1,RP-C,Cleo,ACR-C,Change Ltd\nCH2,,,,\nCH3,,,,\n";
+    let run = import(&mut desk, csv, create_owners());
+    let batch = run.result.unwrap().batch_id.unwrap();
+    let used = token_by_code(&desk, "CH2").number;
+    desk.authenticate(&Credentials::AuthenticationCode("CH2".to_owned()))
+        .unwrap();
+    let deactivated = token_by_code(&desk, "CH3").number;
+    desk.set_token_state(&deactivated, TokenState::NotEffective, "lost card")
+        .unwrap();
+    desk.create_token(&TokenDraft {
+        account_number: Some("ACR-C".to_owned()),
+        ..TokenDraft::default()
+    })
+    .unwrap();
+    let refusal = desk.undo_batch(batch).unwrap_err().to_string();
+    for words in [
+        format!("token {used} has been used"),
+        format!("token {deactivated} has changed state"),
+        "account ACR-C holds token AT0000000004, which is not from this import".to_owned(),
+    ] {
+        assert!(refusal.contains(&words), "{words} not in: {refusal}");
+    }
+    assert_eq!(tokens(&desk), 4, "nothing was removed");
+    assert!(desk.batches().unwrap()[0].undone_at.is_none());
+}
+
+#[test]
+fn report_outcomes_have_their_spec_names() {
+    let names: Vec<&str> = [
+        RowOutcome::Created,
+        RowOutcome::Unchanged,
+        RowOutcome::Rejected,
+        RowOutcome::WouldCreate,
+    ]
+    .iter()
+    .map(|o| o.as_str())
+    .collect();
+    assert_eq!(names, ["created", "unchanged", "rejected", "would_create"]);
+}
+
+#[test]
+fn the_sample_file_imports_into_a_new_database() {
+    let mut desk = fresh_desk();
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/sample_import.csv"
+    ))
+    .unwrap();
+    let run = import_with(&mut desk, &sample, create_owners(), true, None);
+    check(
+        &run,
+        "applied 5/0/0",
+        &[
+            "2 created",
+            "3 created",
+            "4 created",
+            "5 created",
+            "6 created",
+        ],
+    );
+    assert_eq!(desk.participant("RP-1003").unwrap().name, "Hopper, Grace");
+    assert_eq!(desk.account("ACR-2001").unwrap().participant_count, 2);
+}
+
+#[test]
+fn blank_lines_are_skipped_and_do_not_shift_line_numbers() {
+    let mut desk = card_desk();
+    let run = import(
+        &mut desk,
+        "authentication_code\r\n\r\nB1\r\n\r\n\r\nB2\r\n",
+        defaults(),
+    );
+    check(&run, "applied 2/0/0", &["3 created", "6 created"]);
+}
+
+/// The built binary, on a database in a temporary folder.
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.path(name), text).unwrap();
+        self.path(name).display().to_string()
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tokendesk"));
+        command
+            .arg("--db")
+            .arg(self.path("desk.sqlite3"))
+            .args(["--clerk", "tester"])
+            .env_remove("TOKENDESK_DB");
+        command
+    }
+
+    /// Runs the binary; returns exit status, standard output and standard error.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let output = self.command().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr,
+        )
+    }
+}
+
+#[test]
+fn cli_import_writes_the_report_and_an_owner_only_credentials_file() {
+    let cli = Cli::new();
+    let definition = cli.write(
+        "pin.json",
+        r#"{"name": "Generated PIN", "settings": {"pass_code": {"method": "random", "alphabet": "digits", "length": 6}}}"#,
+    );
+    assert_eq!(cli.run(&["definition", "add", &definition]).0, 0);
+    assert_eq!(cli.run(&["definition", "activate", "GP"]).0, 0);
+    let file = cli.write(
+        "people.csv",
+        "identifier\nada@example.com\ngrace@example.com\n",
+    );
+    let report = cli.path("report.csv").display().to_string();
+    let credentials = cli.path("secrets.csv").display().to_string();
+
+    let (status, _, stderr) = cli.run(&["import", &file, "--report", &report]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("--credentials FILE"), "{stderr}");
+    assert!(
+        !cli.path("report.csv").exists(),
+        "no report of an import that did not start"
+    );
+
+    let (status, stdout, stderr) = cli.run(&[
+        "import",
+        &file,
+        "--report",
+        &report,
+        "--credentials",
+        &credentials,
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["created"], 2);
+    assert_eq!(summary["generated_secrets"], 2);
+    assert!(stderr.contains("Imported as batch 1"), "{stderr}");
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = report_text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "line,outcome,token_number,authentication_code,message"
+    );
+    assert!(
+        lines[1].starts_with("2,created,AT0000000001,"),
+        "{report_text}"
+    );
+    assert_eq!(lines.len(), 3);
+    let secrets = std::fs::read_to_string(&credentials).unwrap();
+    assert!(
+        secrets.starts_with(
+            "token_number,authentication_code,identifier,pass_code,verification_code\n"
+        )
+    );
+    assert!(secrets.contains(",ada@example.com,"), "{secrets}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&credentials)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // Refusals exit with 1, file trouble with 3.
+    let unknown = cli.write("bad.csv", "identifier,passcode\nx,1\n");
+    let (status, _, stderr) = cli.run(&["import", &unknown]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("unknown column \"passcode\""), "{stderr}");
+    let (status, _, _) = cli.run(&["import", &cli.path("missing.csv").display().to_string()]);
+    assert_eq!(status, 3);
+    let (status, _, stderr) = cli.run(&["import", &file, "--credentials", &credentials]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("already imported as batch 1"), "{stderr}");
+
+    let (status, stdout, _) = cli.run(&["batch", "list"]);
+    assert_eq!(status, 0);
+    let batches: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(batches[0]["created"], 2);
+    let (status, stdout, _) = cli.run(&["batch", "undo", "1"]);
+    assert_eq!(status, 0);
+    let undone: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(undone["tokens"], 2);
+    let (status, _, stderr) = cli.run(&["batch", "undo", "1"]);
+    assert_eq!(status, 1, "{stderr}");
+}
+
+#[test]
+fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
+    let cli = Cli::new();
+    let definition = cli.write(
+        "cards.json",
+        r#"{"name": "Cards", "settings": {"authentication_code": {"method": "none", "min_length": 1, "max_length": 64}}}"#,
+    );
+    assert_eq!(cli.run(&["definition", "add", &definition]).0, 0);
+    assert_eq!(cli.run(&["definition", "activate", "C"]).0, 0);
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..200_000 {
+        csv.push_str(&format!("KILL{n:08}\n"));
+    }
+    let file = cli.write("cards.csv", &csv);
+    let mut child = cli
+        .command()
+        .args(["import", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import is writing (the write-ahead log grows), then pull the plug.
+    let wal = cli.path("desk.sqlite3-wal");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 4 << 20 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before it could be killed"
+        );
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the import never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    {
+        let desk = Desk::new(
+            tokendesk::storage::Store::open(&cli.path("desk.sqlite3")).unwrap(),
+            tokendesk::domain::SecretHasher::cheap_for_tests(),
+            "checker",
+        );
+        desk.store()
+            .integrity_check()
+            .expect("integrity_check is ok");
+        assert_eq!(tokens(&desk), 0, "none of the batch was applied");
+        assert!(desk.batches().unwrap().is_empty());
+    }
+    let (status, stdout, stderr) = cli.run(&["import", &file]);
+    assert_eq!(status, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["created"], 200_000);
+}
