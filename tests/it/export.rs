@@ -1352,3 +1352,78 @@ fn an_exported_file_imports_back_as_unchanged_rows() {
     }
     assert_eq!(k.desk.token_count().unwrap(), 8);
 }
+
+#[test]
+fn export_follows_a_text_search() {
+    let mut k = known();
+    let filter = TokenFilter {
+        text: "northwind".to_owned(),
+        ..TokenFilter::default()
+    };
+    let (bytes, summary) = export(&mut k.desk, &filter, false);
+    let numbers: Vec<String> = parse(&bytes).1.into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(numbers, self::numbers(&k, &[1, 8]));
+    assert_eq!(summary.rows, 2);
+}
+
+/// A writer whose disk fills up after `room` bytes.
+struct FullDisk {
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_export_says_why_in_one_sentence_and_is_audited() {
+    let mut k = known();
+    let err = k
+        .desk
+        .export_tokens(
+            &TokenFilter::default(),
+            ExportOptions::default(),
+            &mut FullDisk { room: 300 },
+            &mut |_| {},
+            &|| false,
+        )
+        .unwrap_err();
+    assert!(matches!(err, DeskError::File(_)), "{err:?}");
+    assert_eq!(
+        err.sentence(),
+        "The export could not be written: the disk is full; free some space and try again."
+    );
+    assert_eq!(err.exit_code(), 3);
+    let events = k
+        .desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            1,
+        )
+        .unwrap();
+    assert!(
+        events[0].details.contains("failed"),
+        "{}",
+        events[0].details
+    );
+    assert!(
+        events[0].details.contains("sha256 "),
+        "{}",
+        events[0].details
+    );
+}
