@@ -1427,3 +1427,19 @@ fn a_failed_export_says_why_in_one_sentence_and_is_audited() {
         events[0].details
     );
 }
+
+proptest::proptest! {
+    /// R61 for any text: a guarded cell never starts a formula, and the import's rule (one `'`
+    /// removed before `=`, `+`, `-`, `@`) gives back the value, unless it began with `'` itself.
+    #[test]
+    fn guarded_cells_never_start_a_formula_and_read_back(value in "[=+@'\\t\\r a-z0-9-]{0,8}") {
+        let guarded = guard_cell(&value);
+        proptest::prop_assert!(!guarded.starts_with(['=', '+', '-', '@', '\t', '\r']));
+        if !value.starts_with('\'') {
+            proptest::prop_assert_eq!(
+                if value.starts_with(['\t', '\r']) { &guarded[1..] } else { unguard(&guarded) },
+                value.as_str()
+            );
+        }
+    }
+}
