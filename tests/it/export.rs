@@ -293,6 +293,18 @@ fn export_follows_the_filter() {
     let (bytes, summary) = export(&mut k.desk, &filter, false);
     assert_eq!(parse(&bytes).1.len(), 2);
     assert_eq!(summary.rows, 2);
+    let event = &k
+        .desk
+        .audit_events(&AuditFilter::default(), i64::MAX, 1)
+        .unwrap()[0];
+    assert!(
+        event.details.contains(&format!(
+            r#"{{"definition_id":{}}} (definition VER)"#,
+            ver.id
+        )),
+        "{}",
+        event.details
+    );
 }
 
 #[test]
