@@ -66,6 +66,16 @@ pub enum Command {
         #[command(subcommand)]
         command: BatchCommand,
     },
+    /// Exports tokens as CSV (SPEC §8).
+    Export {
+        #[command(subcommand)]
+        command: export::ExportCommand,
+    },
+    /// Reports as CSV (SPEC §8).
+    Report {
+        #[command(subcommand)]
+        command: export::ReportCommand,
+    },
 }
 
 impl Cli {
@@ -126,6 +136,8 @@ fn run_command(cli: &Cli, command: &Command) -> CliResult {
         Command::DemoData(args) => commands::demo_data(&mut desk, args),
         Command::Import(args) => import::run(&mut desk, args),
         Command::Batch { command } => import::run_batch(&mut desk, command),
+        Command::Export { command } => export::run_export(&mut desk, command),
+        Command::Report { command } => export::run_report(&mut desk, command),
     }
 }
 

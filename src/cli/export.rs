@@ -10,6 +10,35 @@ use crate::desk::export::{ExportOptions, ExportSummary};
 use crate::desk::{Desk, DeskError, TokenFilter};
 use crate::domain::TokenState;
 
+/// `tokendesk export …`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ExportCommand {
+    /// Writes the tokens as CSV (SPEC §8); no secret is ever part of it.
+    Tokens(ExportTokensArgs),
+}
+
+/// `tokendesk report …`.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Writes the summary report as CSV: tokens by definition and state, owners with and
+    /// without an Effective token, tokens per month, pending verification, locked.
+    Summary(ReportSummaryArgs),
+}
+
+/// Runs `tokendesk export …`.
+pub fn run_export(desk: &mut Desk, command: &ExportCommand) -> CliResult {
+    match command {
+        ExportCommand::Tokens(args) => run_export_tokens(desk, args),
+    }
+}
+
+/// Runs `tokendesk report …`.
+pub fn run_report(desk: &mut Desk, command: &ReportCommand) -> CliResult {
+    match command {
+        ReportCommand::Summary(args) => run_report_summary(desk, args),
+    }
+}
+
 /// `export tokens`: the tokens a filter shows, as CSV.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ExportTokensArgs {

@@ -321,8 +321,16 @@ impl Desk {
             (Ok(()), true) => "cancelled".to_owned(),
             (Ok(()), false) => "completed".to_owned(),
         };
+        // The filter holds the definition's row id; the clerk reading the log knows its code.
+        let definition = match run.filter.definition_id {
+            Some(id) => match self.store.db().definition_by_id(id)? {
+                Some(definition) => format!(" (definition {})", definition.code),
+                None => String::new(),
+            },
+            None => String::new(),
+        };
         let details = format!(
-            "export of {what} {outcome}; filter {}; {rows} rows; sha256 {sha256}{}",
+            "export of {what} {outcome}; filter {}{definition}; {rows} rows; sha256 {sha256}{}",
             describe_filter(run.filter),
             if options.excel_bom { "; with BOM" } else { "" }
         );

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bulk::BulkAction;
 use super::export::{
     ExportOptions, ExportProgress, ExportRun, ExportSummary, HashingWriter, csv_write_error,
     guard_cell,
@@ -26,7 +27,7 @@ use super::{Desk, DeskError, timestamp};
 use crate::domain::rules::luhn_is_valid;
 use crate::domain::{
     CheckDigit, CredentialKind, CredentialRule, DefinitionRecord, DefinitionSettings,
-    GenerationMethod, ParticipantRecord, TokenRecord, TokenState,
+    GenerationMethod, OwnerKind, ParticipantRecord, TokenRecord, TokenState,
 };
 use crate::storage::{
     DefinitionStateCount, OwnerCoverage, SortDirection, TokenCursor, TokenFilter, TokenSort,
@@ -199,6 +200,22 @@ impl Worklist {
         }
     }
 
+    /// The bulk actions the panel offers on this worklist's tokens.
+    pub fn bulk_actions(self) -> &'static [BulkAction] {
+        const DEACTIVATE: BulkAction = BulkAction::SetState(TokenState::NotEffective);
+        const UNLINK_PARTICIPANT: BulkAction = BulkAction::RemoveFromOwner(OwnerKind::Participant);
+        const UNLINK_ACCOUNT: BulkAction = BulkAction::RemoveFromOwner(OwnerKind::Account);
+        match self {
+            Self::Locked => &[BulkAction::Unlock, DEACTIVATE],
+            Self::Unassigned | Self::NotValidUnderEffectiveDefinition => &[DEACTIVATE],
+            Self::NeverUsed | Self::NotUsedForDays(_) => {
+                &[DEACTIVATE, UNLINK_PARTICIPANT, UNLINK_ACCOUNT]
+            }
+            // Pending tokens need a verification code, participants need a token: no bulk fix.
+            Self::PendingVerification | Self::ParticipantsWithoutEffectiveToken => &[],
+        }
+    }
+
     /// Whether the list holds tokens (and so can be exported and acted on in bulk).
     pub fn lists_tokens(self) -> bool {
         self != Self::ParticipantsWithoutEffectiveToken
@@ -270,6 +287,17 @@ pub const PARTICIPANT_WORKLIST_COLUMNS: [&str; 7] = [
     "signed_up_on",
     "token_count",
 ];
+
+impl WorklistPage {
+    /// The page's token numbers, one per line: the input [`Desk::preview_bulk`] takes.
+    pub fn bulk_input(&self) -> String {
+        self.items
+            .iter()
+            .map(|item| item.token.number.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
 
 /// Rows read per step while looking for tokens that fail the Effective definition.
 const SCAN_PAGE_ROWS: usize = 2_000;
