@@ -20,6 +20,7 @@ mod source;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher as _, RandomState};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -52,8 +53,10 @@ const IMPORT_CACHE_KIB: i64 = 96 * 1024;
 const DEFAULT_CACHE_KIB: i64 = 2000;
 /// Rows decided but not yet written (waiting for their hashes).
 const WINDOW_ROWS: usize = 2048;
-/// Progress is reported, and the cancel flag read, every this many rows.
+/// Progress is reported every this many rows, or after this long, whichever comes first; the
+/// cancel flag is read before every row.
 const PROGRESS_EVERY_ROWS: u64 = 512;
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// Stored instead of a hash in a pass that is rolled back anyway (dry run, reporting pass).
 const NOT_HASHED: &str = "$not-hashed$";
 
@@ -405,6 +408,7 @@ fn run_pass(
             None
         };
         let mut rows = 0u64;
+        let mut last_progress = Instant::now();
         let total_bytes = facts.total_bytes;
         loop {
             match reader.read_record(&mut record) {
@@ -413,16 +417,19 @@ fn run_pass(
                 Err(err) => return Err(csv_error(&err).into()),
             }
             rows += 1;
-            if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
+            if (pass.output.is_cancelled)() {
+                return Err(ImportError::Cancelled.into());
+            }
+            if rows.is_multiple_of(PROGRESS_EVERY_ROWS)
+                || last_progress.elapsed() >= PROGRESS_INTERVAL
+            {
+                last_progress = Instant::now();
                 let done_bytes = reader.position().byte();
                 (pass.output.progress)(ImportProgress {
                     rows,
                     done_bytes,
                     total_bytes,
                 });
-                if (pass.output.is_cancelled)() {
-                    return Err(ImportError::Cancelled.into());
-                }
             }
             let line = reader
                 .get_ref()
@@ -896,7 +903,7 @@ impl Pass<'_, '_, '_, '_> {
     > {
         let account = match row.account_number {
             "" => None,
-            number => match self.tx.account_by_number(number)? {
+            number => match self.tx.account_by_number_uncounted(number)? {
                 Some(account) => Some(Owner::Existing(account)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
@@ -924,7 +931,7 @@ impl Pass<'_, '_, '_, '_> {
         };
         let participant = match row.participant_number {
             "" => None,
-            number => match self.tx.participant_by_number(number)? {
+            number => match self.tx.participant_by_number_uncounted(number)? {
                 Some(participant) => Some(Owner::Existing(participant)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
