@@ -148,6 +148,8 @@ pub enum ImportError {
     Cancelled,
     #[error("the report or credentials file could not be written ({0}); nothing was imported")]
     Output(String),
+    #[error("the import stopped unexpectedly ({0}); nothing was imported")]
+    Stopped(String),
     #[error("{0}")]
     Desk(#[from] DeskError),
 }
@@ -163,7 +165,7 @@ impl ImportError {
     /// The exit status of the command line: 3 for file or database trouble, 1 for a refusal.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Io { .. } | Self::Output(_) => 3,
+            Self::Io { .. } | Self::Output(_) | Self::Stopped(_) => 3,
             Self::Desk(err) => err.exit_code(),
             _ => 1,
         }
@@ -401,8 +403,9 @@ fn run_pass(
     std::thread::scope(|scope| -> Result<(), Flow> {
         let pool = if needs_hashing {
             Some(
-                HashPool::start(scope, hasher, hashing::worker_count())
-                    .map_err(|err| ImportError::Output(err.to_string()))?,
+                HashPool::start(scope, hasher, hashing::worker_count()).map_err(|err| {
+                    ImportError::Stopped(format!("the hashing threads could not start: {err}"))
+                })?,
             )
         } else {
             None
@@ -715,14 +718,13 @@ impl Pass<'_, '_, '_, '_> {
                     token.hashes = Some(vec![NOT_HASHED.to_owned(); secrets.len()]);
                 } else if let Some(pool) = pool {
                     if !pool.submit(HashJob { ticket, secrets }) {
-                        return Err(ImportError::Output(
-                            "the hashing threads stopped unexpectedly".to_owned(),
-                        )
-                        .into());
+                        return Err(
+                            ImportError::Stopped("the hashing threads stopped".to_owned()).into(),
+                        );
                     }
                 } else {
                     return Err(
-                        ImportError::Output("no hashing threads were started".to_owned()).into(),
+                        ImportError::Stopped("no hashing threads were started".to_owned()).into(),
                     );
                 }
                 self.window.push_back(Entry::Token(token));
@@ -823,13 +825,17 @@ impl Pass<'_, '_, '_, '_> {
         identifier_key: Option<&str>,
         line: u64,
     ) -> Result<Option<Verdict>, ImportError> {
+        // The cheap existence checks first: most rows of a big import are new.
         let by_code = match row.authentication_code {
             "" => None,
-            code => self.tx.token_by_auth_code(code)?,
+            code if self.tx.auth_code_exists(code)? => self.tx.token_by_auth_code(code)?,
+            _ => None,
         };
         let by_identifier = match identifier_key {
-            Some(key) => self.tx.token_by_identifier_key(key)?,
-            None => None,
+            Some(key) if self.tx.identifier_key_exists(key)? => {
+                self.tx.token_by_identifier_key(key)?
+            }
+            _ => None,
         };
         let token = match (by_code, by_identifier) {
             (None, None) => return Ok(None),
@@ -1123,7 +1129,7 @@ impl Pass<'_, '_, '_, '_> {
                         return Ok(());
                     }
                     let done = pool.and_then(HashPool::wait_done).ok_or_else(|| {
-                        ImportError::Output("the hashing threads stopped unexpectedly".to_owned())
+                        ImportError::Stopped("the hashing threads stopped".to_owned())
                     })?;
                     self.take_hashes(done)?;
                 }
