@@ -20,6 +20,7 @@ mod source;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher as _, RandomState};
+use std::io::Read as _;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -148,6 +149,10 @@ pub enum ImportError {
     Cancelled,
     #[error("the report or credentials file could not be written ({0}); nothing was imported")]
     Output(String),
+    #[error(
+        "the file changed while it was being imported, so nothing was imported; import it again"
+    )]
+    Changed,
     #[error("the import stopped unexpectedly ({0}); nothing was imported")]
     Stopped(String),
     #[error("{0}")]
@@ -441,6 +446,15 @@ fn run_pass(
             pass.pump(pool.as_ref(), false)?;
         }
         pass.pump(pool.as_ref(), true)?;
+        // The rows must be the bytes whose SHA-256 R42 compares; a file saved again meanwhile is not.
+        let mut rest = Vec::new();
+        reader
+            .get_mut()
+            .read_to_end(&mut rest)
+            .map_err(|err| request.source.io_error(&err))?;
+        if reader.get_ref().sha256_hex() != facts.sha256 {
+            return Err(ImportError::Changed.into());
+        }
         (pass.output.progress)(ImportProgress {
             rows,
             done_bytes: total_bytes,

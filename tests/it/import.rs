@@ -1276,3 +1276,46 @@ fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["created"], 200_000);
 }
+
+#[test]
+fn a_file_changed_during_the_import_is_not_applied() {
+    let mut desk = card_desk();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changing.csv");
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..20_000 {
+        csv.push_str(&format!("CHG{n:07}\n"));
+    }
+    std::fs::write(&path, &csv).unwrap();
+    let mut report = MemoryReport::default();
+    let mut changed = false;
+    let mut progress = |_: tokendesk::desk::import::ImportProgress| {
+        if !changed {
+            changed = true;
+            // Saved again by someone else: same length, one code different, same inode.
+            use std::io::{Seek as _, Write as _};
+            let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.seek(std::io::SeekFrom::End(-11)).unwrap();
+            file.write_all(b"XHG0019999\n").unwrap();
+        }
+    };
+    let never = || false;
+    let mut output = ImportOutput {
+        report: &mut report,
+        credentials: None,
+        progress: &mut progress,
+        is_cancelled: &never,
+    };
+    let result = desk.import_csv(ImportSource::File(&path), defaults(), &mut output);
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file changed while it was being imported"),
+        "{err}"
+    );
+    assert_eq!(tokens(&desk), 0);
+    assert!(
+        report.rows.is_empty(),
+        "the report of an import that failed is emptied"
+    );
+}
