@@ -47,9 +47,11 @@ use crate::domain::{
 };
 use crate::storage::{BatchCounts, NewAuditEvent, NewBatch, NewToken, Store, StoreError, Tx};
 
-/// The page cache during an import, in KiB: large enough for the indexes of a million-row
-/// import, small enough to keep the whole process under P6's 200 MB.
-const IMPORT_CACHE_KIB: i64 = 96 * 1024;
+/// The page cache during an import, in KiB: large enough for the randomly written index of a
+/// million authentication codes, small enough to keep the whole process under P6's 200 MB.
+const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+/// The most rows the duplicate tables are sized for up front (larger files grow them).
+const PRESIZED_ROWS: u64 = 4_000_000;
 /// SQLite's default page cache, restored afterwards.
 const DEFAULT_CACHE_KIB: i64 = 2000;
 /// Rows decided but not yet written (waiting for their hashes).
@@ -382,6 +384,7 @@ fn run_pass(
         clerk: request.clerk,
     })?;
     let valid_hours = i64::from(settings.verification.valid_hours);
+    let has_identifiers = columns.identifier.is_some() || settings.identifier.is_generated();
     let mut pass = Pass {
         tx,
         definition: &definition,
@@ -394,8 +397,14 @@ fn run_pass(
         first_number: tx.advance_counter("token", 0)?,
         next_number: 0,
         fingerprints: RandomState::new(),
-        auth_lines: HashMap::new(),
-        identifier_lines: HashMap::new(),
+        // Sized once from the line count: growing a table of a million entries would briefly
+        // hold the old and the new one.
+        auth_lines: HashMap::with_capacity(presized(facts.lines)),
+        identifier_lines: HashMap::with_capacity(if has_identifiers {
+            presized(facts.lines)
+        } else {
+            0
+        }),
         pending_by_owner: HashMap::new(),
         window: VecDeque::new(),
         head_ticket: 0,
@@ -463,6 +472,11 @@ fn run_pass(
         Ok(())
     })?;
     pass.finish(facts)
+}
+
+/// Capacity for one entry per data row of a file with `lines` lines.
+fn presized(lines: u64) -> usize {
+    usize::try_from(lines.saturating_sub(1).min(PRESIZED_ROWS)).unwrap_or(0)
 }
 
 fn csv_error(err: &csv::Error) -> ImportError {
@@ -1214,8 +1228,12 @@ impl Pass<'_, '_, '_, '_> {
         .into_iter()
         .flatten()
         {
+            // Entries go when they reach zero: the map holds only owners waiting in the window.
             if let Some(count) = self.pending_by_owner.get_mut(&owner) {
                 *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.pending_by_owner.remove(&owner);
+                }
             }
         }
         let has_secrets = token.generated_pass_code.is_some() || token.verification_code.is_some();

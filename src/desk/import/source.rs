@@ -56,6 +56,8 @@ impl<'a> ImportSource<'a> {
 pub(super) struct FileFacts {
     pub sha256: String,
     pub total_bytes: u64,
+    /// Physical lines, header included: an upper bound of the rows, to size tables once.
+    pub lines: u64,
     pub delimiter: u8,
 }
 
@@ -100,6 +102,7 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
     Ok(FileFacts {
         sha256,
         total_bytes,
+        lines: line_number,
         delimiter,
     })
 }
