@@ -449,22 +449,36 @@ fn duplicates_against_the_database_name_the_token() {
         })
         .unwrap()
         .token;
+    let mail = desk
+        .create_token(&TokenDraft {
+            authentication_code: Some("OLD2".to_owned()),
+            identifier: Some("Ada@Example.com".to_owned()),
+            pass_code: Some(Secret::new("1234")),
+            ..TokenDraft::default()
+        })
+        .unwrap()
+        .token;
     let csv = "authentication_code,identifier,pass_code\n\
                OLD1,,\n\
-               NEW1,+1.555.010.9999,1234\n";
+               NEW1,+1.555.010.9999,1234\n\
+               NEW2,  ada@EXAMPLE.com ,1234\n";
     let run = import(&mut desk, csv, defaults());
     check(
         &run,
-        "not applied 0/0/2",
+        "not applied 0/0/3",
         &[
             &format!("2 rejected: belongs to token {}", existing.number),
             &format!(
                 "3 rejected: identifier already belongs to token {}",
                 existing.number
             ),
+            &format!(
+                "4 rejected: identifier already belongs to token {}",
+                mail.number
+            ),
         ],
     );
-    assert_eq!(tokens(&desk), 1);
+    assert_eq!(tokens(&desk), 2);
 }
 
 #[test]
