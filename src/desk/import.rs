@@ -20,6 +20,8 @@ mod source;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher as _, RandomState};
+use std::io::Read as _;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -45,15 +47,19 @@ use crate::domain::{
 };
 use crate::storage::{BatchCounts, NewAuditEvent, NewBatch, NewToken, Store, StoreError, Tx};
 
-/// The page cache during an import, in KiB: large enough for the indexes of a million-row
-/// import, small enough to keep the whole process under P6's 200 MB.
-const IMPORT_CACHE_KIB: i64 = 96 * 1024;
+/// The page cache during an import, in KiB: large enough for the randomly written index of a
+/// million authentication codes, small enough to keep the whole process under P6's 200 MB.
+const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+/// The most rows the duplicate tables are sized for up front (larger files grow them).
+const PRESIZED_ROWS: u64 = 4_000_000;
 /// SQLite's default page cache, restored afterwards.
 const DEFAULT_CACHE_KIB: i64 = 2000;
 /// Rows decided but not yet written (waiting for their hashes).
 const WINDOW_ROWS: usize = 2048;
-/// Progress is reported, and the cancel flag read, every this many rows.
+/// Progress is reported every this many rows, or after this long, whichever comes first; the
+/// cancel flag is read before every row.
 const PROGRESS_EVERY_ROWS: u64 = 512;
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// Stored instead of a hash in a pass that is rolled back anyway (dry run, reporting pass).
 const NOT_HASHED: &str = "$not-hashed$";
 
@@ -145,6 +151,12 @@ pub enum ImportError {
     Cancelled,
     #[error("the report or credentials file could not be written ({0}); nothing was imported")]
     Output(String),
+    #[error(
+        "the file changed while it was being imported, so nothing was imported; import it again"
+    )]
+    Changed,
+    #[error("the import stopped unexpectedly ({0}); nothing was imported")]
+    Stopped(String),
     #[error("{0}")]
     Desk(#[from] DeskError),
 }
@@ -160,7 +172,7 @@ impl ImportError {
     /// The exit status of the command line: 3 for file or database trouble, 1 for a refusal.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Io { .. } | Self::Output(_) => 3,
+            Self::Io { .. } | Self::Output(_) | Self::Stopped(_) => 3,
             Self::Desk(err) => err.exit_code(),
             _ => 1,
         }
@@ -372,6 +384,7 @@ fn run_pass(
         clerk: request.clerk,
     })?;
     let valid_hours = i64::from(settings.verification.valid_hours);
+    let has_identifiers = columns.identifier.is_some() || settings.identifier.is_generated();
     let mut pass = Pass {
         tx,
         definition: &definition,
@@ -384,8 +397,14 @@ fn run_pass(
         first_number: tx.advance_counter("token", 0)?,
         next_number: 0,
         fingerprints: RandomState::new(),
-        auth_lines: HashMap::new(),
-        identifier_lines: HashMap::new(),
+        // Sized once from the line count: growing a table of a million entries would briefly
+        // hold the old and the new one.
+        auth_lines: HashMap::with_capacity(presized(facts.lines)),
+        identifier_lines: HashMap::with_capacity(if has_identifiers {
+            presized(facts.lines)
+        } else {
+            0
+        }),
         pending_by_owner: HashMap::new(),
         window: VecDeque::new(),
         head_ticket: 0,
@@ -398,13 +417,15 @@ fn run_pass(
     std::thread::scope(|scope| -> Result<(), Flow> {
         let pool = if needs_hashing {
             Some(
-                HashPool::start(scope, hasher, hashing::worker_count())
-                    .map_err(|err| ImportError::Output(err.to_string()))?,
+                HashPool::start(scope, hasher, hashing::worker_count()).map_err(|err| {
+                    ImportError::Stopped(format!("the hashing threads could not start: {err}"))
+                })?,
             )
         } else {
             None
         };
         let mut rows = 0u64;
+        let mut last_progress = Instant::now();
         let total_bytes = facts.total_bytes;
         loop {
             match reader.read_record(&mut record) {
@@ -413,16 +434,19 @@ fn run_pass(
                 Err(err) => return Err(csv_error(&err).into()),
             }
             rows += 1;
-            if rows.is_multiple_of(PROGRESS_EVERY_ROWS) {
+            if (pass.output.is_cancelled)() {
+                return Err(ImportError::Cancelled.into());
+            }
+            if rows.is_multiple_of(PROGRESS_EVERY_ROWS)
+                || last_progress.elapsed() >= PROGRESS_INTERVAL
+            {
+                last_progress = Instant::now();
                 let done_bytes = reader.position().byte();
                 (pass.output.progress)(ImportProgress {
                     rows,
                     done_bytes,
                     total_bytes,
                 });
-                if (pass.output.is_cancelled)() {
-                    return Err(ImportError::Cancelled.into());
-                }
             }
             let line = reader
                 .get_ref()
@@ -431,6 +455,15 @@ fn run_pass(
             pass.pump(pool.as_ref(), false)?;
         }
         pass.pump(pool.as_ref(), true)?;
+        // The rows must be the bytes whose SHA-256 R42 compares; a file saved again meanwhile is not.
+        let mut rest = Vec::new();
+        reader
+            .get_mut()
+            .read_to_end(&mut rest)
+            .map_err(|err| request.source.io_error(&err))?;
+        if reader.get_ref().sha256_hex() != facts.sha256 {
+            return Err(ImportError::Changed.into());
+        }
         (pass.output.progress)(ImportProgress {
             rows,
             done_bytes: total_bytes,
@@ -439,6 +472,11 @@ fn run_pass(
         Ok(())
     })?;
     pass.finish(facts)
+}
+
+/// Capacity for one entry per data row of a file with `lines` lines.
+fn presized(lines: u64) -> usize {
+    usize::try_from(lines.saturating_sub(1).min(PRESIZED_ROWS)).unwrap_or(0)
 }
 
 fn csv_error(err: &csv::Error) -> ImportError {
@@ -708,14 +746,13 @@ impl Pass<'_, '_, '_, '_> {
                     token.hashes = Some(vec![NOT_HASHED.to_owned(); secrets.len()]);
                 } else if let Some(pool) = pool {
                     if !pool.submit(HashJob { ticket, secrets }) {
-                        return Err(ImportError::Output(
-                            "the hashing threads stopped unexpectedly".to_owned(),
-                        )
-                        .into());
+                        return Err(
+                            ImportError::Stopped("the hashing threads stopped".to_owned()).into(),
+                        );
                     }
                 } else {
                     return Err(
-                        ImportError::Output("no hashing threads were started".to_owned()).into(),
+                        ImportError::Stopped("no hashing threads were started".to_owned()).into(),
                     );
                 }
                 self.window.push_back(Entry::Token(token));
@@ -816,13 +853,17 @@ impl Pass<'_, '_, '_, '_> {
         identifier_key: Option<&str>,
         line: u64,
     ) -> Result<Option<Verdict>, ImportError> {
+        // The cheap existence checks first: most rows of a big import are new.
         let by_code = match row.authentication_code {
             "" => None,
-            code => self.tx.token_by_auth_code(code)?,
+            code if self.tx.auth_code_exists(code)? => self.tx.token_by_auth_code(code)?,
+            _ => None,
         };
         let by_identifier = match identifier_key {
-            Some(key) => self.tx.token_by_identifier_key(key)?,
-            None => None,
+            Some(key) if self.tx.identifier_key_exists(key)? => {
+                self.tx.token_by_identifier_key(key)?
+            }
+            _ => None,
         };
         let token = match (by_code, by_identifier) {
             (None, None) => return Ok(None),
@@ -896,7 +937,7 @@ impl Pass<'_, '_, '_, '_> {
     > {
         let account = match row.account_number {
             "" => None,
-            number => match self.tx.account_by_number(number)? {
+            number => match self.tx.account_by_number_uncounted(number)? {
                 Some(account) => Some(Owner::Existing(account)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
@@ -924,7 +965,7 @@ impl Pass<'_, '_, '_, '_> {
         };
         let participant = match row.participant_number {
             "" => None,
-            number => match self.tx.participant_by_number(number)? {
+            number => match self.tx.participant_by_number_uncounted(number)? {
                 Some(participant) => Some(Owner::Existing(participant)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
@@ -1116,7 +1157,7 @@ impl Pass<'_, '_, '_, '_> {
                         return Ok(());
                     }
                     let done = pool.and_then(HashPool::wait_done).ok_or_else(|| {
-                        ImportError::Output("the hashing threads stopped unexpectedly".to_owned())
+                        ImportError::Stopped("the hashing threads stopped".to_owned())
                     })?;
                     self.take_hashes(done)?;
                 }
@@ -1187,8 +1228,12 @@ impl Pass<'_, '_, '_, '_> {
         .into_iter()
         .flatten()
         {
+            // Entries go when they reach zero: the map holds only owners waiting in the window.
             if let Some(count) = self.pending_by_owner.get_mut(&owner) {
                 *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.pending_by_owner.remove(&owner);
+                }
             }
         }
         let has_secrets = token.generated_pass_code.is_some() || token.verification_code.is_some();

@@ -233,10 +233,14 @@ pub fn check_new_links_counting(
                 kind.label()
             )));
         }
+        if owner_settings.max_tokens == 0 {
+            // No limit: counting an owner's tokens for every imported row would be wasted work.
+            continue;
+        }
         let held = tx
             .count_tokens_of_owner(kind, id)?
             .saturating_add(pending(kind, id));
-        if owner_settings.max_tokens > 0 && held >= owner_settings.max_tokens {
+        if held >= owner_settings.max_tokens {
             return Err(DeskError::refused(format!(
                 "{name} already holds {held} tokens, the most the definition allows (R32)"
             )));

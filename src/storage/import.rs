@@ -1,8 +1,9 @@
 //! SQL for CSV import batches: the batch record, its counts, and undo (SPEC §7.3, R45).
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension as _, params};
 
-use super::{StoreError, Tx};
+use super::{Db, StoreError, Tx};
+use crate::domain::{AccountRecord, AccountState, ParticipantRecord, ParticipantState};
 
 /// A batch about to be recorded at the start of an import.
 #[derive(Clone, Debug)]
@@ -32,6 +33,66 @@ pub struct UndoneCounts {
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Db<'_> {
+    /// An account by number, without its token and participant counts (which cost a scan of
+    /// its tokens): a bulk import looks one up for every row.
+    pub fn account_by_number_uncounted(
+        &self,
+        number: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, number, name, state, created_at, created_by FROM accounts WHERE number = ?1",
+        )?;
+        let account = statement
+            .query_row([number.trim()], |row| {
+                let state: String = row.get(3)?;
+                Ok(AccountRecord {
+                    id: row.get(0)?,
+                    number: row.get(1)?,
+                    name: row.get(2)?,
+                    state: AccountState::parse(&state).unwrap_or(AccountState::Terminated),
+                    token_count: 0,
+                    participant_count: 0,
+                    created_at: row.get(4)?,
+                    created_by: row.get(5)?,
+                })
+            })
+            .optional()?;
+        Ok(account)
+    }
+
+    /// A participant by number, without its token count; see [`Db::account_by_number_uncounted`].
+    pub fn participant_by_number_uncounted(
+        &self,
+        number: &str,
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name, p.state, p.signed_up_on,
+                    p.created_at, p.created_by
+             FROM participants p JOIN accounts a ON a.id = p.account_id WHERE p.number = ?1",
+        )?;
+        let participant = statement
+            .query_row([number.trim()], |row| {
+                let state: String = row.get(6)?;
+                Ok(ParticipantRecord {
+                    id: row.get(0)?,
+                    number: row.get(1)?,
+                    name: row.get(2)?,
+                    account_id: row.get(3)?,
+                    account_number: row.get(4)?,
+                    account_name: row.get(5)?,
+                    state: ParticipantState::parse(&state).unwrap_or(ParticipantState::Terminated),
+                    signed_up_on: row.get(7)?,
+                    token_count: 0,
+                    created_at: row.get(8)?,
+                    created_by: row.get(9)?,
+                })
+            })
+            .optional()?;
+        Ok(participant)
+    }
 }
 
 impl Tx<'_> {

@@ -449,22 +449,36 @@ fn duplicates_against_the_database_name_the_token() {
         })
         .unwrap()
         .token;
+    let mail = desk
+        .create_token(&TokenDraft {
+            authentication_code: Some("OLD2".to_owned()),
+            identifier: Some("Ada@Example.com".to_owned()),
+            pass_code: Some(Secret::new("1234")),
+            ..TokenDraft::default()
+        })
+        .unwrap()
+        .token;
     let csv = "authentication_code,identifier,pass_code\n\
                OLD1,,\n\
-               NEW1,+1.555.010.9999,1234\n";
+               NEW1,+1.555.010.9999,1234\n\
+               NEW2,  ada@EXAMPLE.com ,1234\n";
     let run = import(&mut desk, csv, defaults());
     check(
         &run,
-        "not applied 0/0/2",
+        "not applied 0/0/3",
         &[
             &format!("2 rejected: belongs to token {}", existing.number),
             &format!(
                 "3 rejected: identifier already belongs to token {}",
                 existing.number
             ),
+            &format!(
+                "4 rejected: identifier already belongs to token {}",
+                mail.number
+            ),
         ],
     );
-    assert_eq!(tokens(&desk), 1);
+    assert_eq!(tokens(&desk), 2);
 }
 
 #[test]
@@ -1233,17 +1247,19 @@ fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
         csv.push_str(&format!("KILL{n:08}\n"));
     }
     let file = cli.write("cards.csv", &csv);
+    let report = cli.path("report.csv");
     let mut child = cli
         .command()
-        .args(["import", &file])
+        .args(["import", &file, "--report"])
+        .arg(&report)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the import is writing (the write-ahead log grows), then pull the plug.
-    let wal = cli.path("desk.sqlite3-wal");
+    // The report grows row by row while the transaction is open, and the commit comes only
+    // after the last row: once it holds a few thousand rows, pull the plug.
     let started = std::time::Instant::now();
-    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 4 << 20 {
+    while std::fs::metadata(&report).map_or(0, |m| m.len()) < 256 << 10 {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the import ended before it could be killed"
@@ -1252,7 +1268,7 @@ fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
             started.elapsed().as_secs() < 120,
             "the import never started writing"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
@@ -1273,4 +1289,47 @@ fn cli_an_import_killed_part_way_leaves_the_database_as_it_was() {
     assert_eq!(status, 0, "{stderr}");
     let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["created"], 200_000);
+}
+
+#[test]
+fn a_file_changed_during_the_import_is_not_applied() {
+    let mut desk = card_desk();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changing.csv");
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..20_000 {
+        csv.push_str(&format!("CHG{n:07}\n"));
+    }
+    std::fs::write(&path, &csv).unwrap();
+    let mut report = MemoryReport::default();
+    let mut changed = false;
+    let mut progress = |_: tokendesk::desk::import::ImportProgress| {
+        if !changed {
+            changed = true;
+            // Saved again by someone else: same length, one code different, same inode.
+            use std::io::{Seek as _, Write as _};
+            let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.seek(std::io::SeekFrom::End(-11)).unwrap();
+            file.write_all(b"XHG0019999\n").unwrap();
+        }
+    };
+    let never = || false;
+    let mut output = ImportOutput {
+        report: &mut report,
+        credentials: None,
+        progress: &mut progress,
+        is_cancelled: &never,
+    };
+    let result = desk.import_csv(ImportSource::File(&path), defaults(), &mut output);
+    let err = result.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file changed while it was being imported"),
+        "{err}"
+    );
+    assert_eq!(tokens(&desk), 0);
+    assert!(
+        report.rows.is_empty(),
+        "the report of an import that failed is emptied"
+    );
 }

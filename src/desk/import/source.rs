@@ -56,6 +56,8 @@ impl<'a> ImportSource<'a> {
 pub(super) struct FileFacts {
     pub sha256: String,
     pub total_bytes: u64,
+    /// Physical lines, header included: an upper bound of the rows, to size tables once.
+    pub lines: u64,
     pub delimiter: u8,
 }
 
@@ -96,16 +98,17 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
     let Some(delimiter) = delimiter else {
         return Err(ImportError::Empty);
     };
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let sha256 = hex(&hasher.finalize());
     Ok(FileFacts {
         sha256,
         total_bytes,
+        lines: line_number,
         delimiter,
     })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// The delimiter the header line uses most outside quotes: `,`, `;` or TAB (`,` when none).
@@ -143,7 +146,10 @@ pub(super) fn csv_reader<'a>(
         reader.consume(BOM.len());
     }
     let boxed: Box<dyn Read + 'a> = Box::new(reader);
-    let tracked = LineTracker::new(boxed);
+    let mut tracked = LineTracker::new(boxed);
+    if starts_with_bom {
+        tracked.sha256.update(BOM);
+    }
     Ok(csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -158,6 +164,8 @@ pub(super) fn csv_reader<'a>(
 pub(super) struct LineTracker<R> {
     inner: R,
     read_bytes: u64,
+    /// Of every byte read, so the caller can tell the file did not change since it was inspected.
+    sha256: Sha256,
     /// Offsets of `\r` (false) and `\n` (true) bytes read but not yet passed.
     breaks: RefCell<VecDeque<(u64, bool)>>,
     passed_lines: Cell<u64>,
@@ -167,10 +175,16 @@ impl<R> LineTracker<R> {
     fn new(inner: R) -> Self {
         Self {
             inner,
+            sha256: Sha256::new(),
             read_bytes: 0,
             breaks: RefCell::new(VecDeque::new()),
             passed_lines: Cell::new(0),
         }
+    }
+
+    /// The SHA-256 of everything read so far, in hex: after the last row, that of the file.
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256.clone().finalize())
     }
 
     /// The line of the record the csv reader places at `byte`: line breaks before it, and the
@@ -197,6 +211,7 @@ impl<R> LineTracker<R> {
 impl<R: Read> Read for LineTracker<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buf)?;
+        self.sha256.update(&buf[..read]);
         let breaks = self.breaks.get_mut();
         for (index, byte) in buf[..read].iter().enumerate() {
             if *byte == b'\n' || *byte == b'\r' {
