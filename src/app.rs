@@ -1,6 +1,8 @@
 //! The eframe shell: draws through `ui`, then applies the clerk's commands through the `desk`.
 //! Owns the open desk, the cached rows the panels draw, the background jobs and the notices.
 
+mod reports;
+
 use std::path::{Path, PathBuf};
 
 use crate::desk::jobs::{BackgroundJob, JobStatus};
@@ -55,6 +57,7 @@ pub struct TokenDeskApp {
     stale: Stale,
     index_job: Option<IndexJob>,
     pick_job: Option<BackgroundJob<Option<PathBuf>>>,
+    reports: reports::ReportJobs,
 }
 
 impl TokenDeskApp {
@@ -68,6 +71,7 @@ impl TokenDeskApp {
             stale: Stale::ALL,
             index_job: None,
             pick_job: None,
+            reports: reports::ReportJobs::default(),
         };
         app.view.last_database = Some(app.desk.path().to_owned());
         app
@@ -96,13 +100,17 @@ impl TokenDeskApp {
 
     /// Whether background work (the token index, a file dialog) is still running.
     pub fn is_busy(&self) -> bool {
-        self.index_job.is_some() || self.pick_job.is_some() || self.stale.tokens
+        self.index_job.is_some()
+            || self.pick_job.is_some()
+            || self.stale.tokens
+            || self.reports.is_busy()
     }
 
     /// Draws one frame and applies what the clerk asked for. Public so UI tests drive it.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_jobs();
+        self.poll_reports(&ctx);
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
         let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
@@ -575,6 +583,7 @@ impl TokenDeskApp {
             }
             Command::PickDatabaseFile { create } => self.pick_database_file(ctx, create),
             Command::OpenDatabase { path, create } => self.open_database(&path, create),
+            Command::Reports(command) => self.apply_reports(ctx, command),
             command => self.apply_write(command),
         }
     }
@@ -768,6 +777,7 @@ impl TokenDeskApp {
             Ok(desk) => {
                 self.desk = desk;
                 self.index_job = None;
+                self.reports = reports::ReportJobs::default();
                 self.data = Data::default();
                 self.ui_state = UiState::default();
                 self.view.token_definition = None;

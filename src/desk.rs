@@ -3,6 +3,7 @@
 //! Every method that changes something runs as one transaction and writes an audit event with
 //! the clerk. Errors are typed ([`DeskError`]); their `Display` is one sentence a clerk can act on.
 
+pub mod audit_export;
 pub mod bulk;
 mod definitions;
 pub mod demo;

@@ -4,6 +4,7 @@
 mod audit;
 mod definitions;
 mod owners;
+pub mod reports;
 mod tokens;
 
 use std::collections::HashMap;
@@ -182,6 +183,7 @@ pub struct Data {
     pub secrets: Option<ShownSecrets>,
     pub check_outcome: Option<Notice>,
     pub is_picking_file: bool,
+    pub reports: reports::ReportsData,
 }
 
 impl Data {
@@ -267,6 +269,7 @@ pub enum Command {
         create: bool,
     },
     DismissNotice,
+    Reports(reports::ReportsCommand),
 }
 
 /// The open dialog, if any. Only one at a time; Esc closes it without saving.
@@ -327,6 +330,7 @@ pub struct UiState {
     pub scroll_to_row: Option<usize>,
     pub definition_editor: definitions::Editor,
     pub focus_search: bool,
+    pub reports: reports::ReportsForm,
 }
 
 /// Draws the whole window: menu, navigation, status bar, notice and the current place.
@@ -370,14 +374,12 @@ pub fn root_ui(
                 ui.heading("Imports");
                 ui.label("CSV imports of participant tokens will be run from here once the import feature is in place.");
             }
-            Place::Reports => {
-                ui.heading("Reports");
-                ui.label("The summary, worklists and exports will appear here once the report feature is in place.");
-            }
+            Place::Reports => reports::reports_ui(ui, state, data, commands),
             Place::AuditLog => audit::audit_ui(ui, view, data, commands),
         }
     });
     dialogs_ui(ui, state, data, commands);
+    reports::export_ui(ui, view, state, data, commands);
 }
 
 fn shortcuts(
