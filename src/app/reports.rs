@@ -116,14 +116,8 @@ impl TokenDeskApp {
                 reason,
             } => match self.desk.apply_bulk(action, &text, &reason) {
                 Ok(report) => {
-                    self.notify(
-                        false,
-                        format!(
-                            "Bulk action done: {} changed, {} refused.",
-                            report.succeeded(),
-                            report.refused()
-                        ),
-                    );
+                    // The bulk panel shows the outcome and the refusals.
+                    self.data.notice = None;
                     self.data.reports.bulk = Some(report);
                     self.ui_state.reports.selected.clear();
                     self.ui_state.reports.bulk_text.clear();
@@ -437,12 +431,11 @@ impl TokenDeskApp {
         if self.reports.pick.is_some() {
             return;
         }
-        let file_name = match self.ui_state.reports.export_open {
-            Some(ExportSource::AuditLog) => "audit-log.csv",
-            Some(ExportSource::Summary) => "summary.csv",
-            Some(ExportSource::Worklist(_)) => "worklist.csv",
-            _ => "tokens.csv",
-        };
+        let file_name = self
+            .ui_state
+            .reports
+            .export_open
+            .map_or("tokens.csv", ExportSource::file_name);
         let start = self.desk.path().parent().map(std::path::Path::to_owned);
         let spawned = BackgroundJob::spawn("export-dialog", Self::wake(ctx), move |_| {
             let mut dialog = rfd::FileDialog::new()

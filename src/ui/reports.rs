@@ -48,7 +48,8 @@ impl ExportSource {
         }
     }
 
-    fn file_name(self) -> &'static str {
+    /// The file name the save dialog proposes.
+    pub fn file_name(self) -> &'static str {
         match self {
             Self::TokensFilter => "tokens.csv",
             Self::Summary => "summary.csv",
@@ -264,11 +265,10 @@ fn summary_ui(ui: &mut egui::Ui, data: &ReportsData, commands: &mut Vec<Command>
 fn figures_ui(ui: &mut egui::Ui, report: &SummaryReport) {
     ui.strong("Figures");
     egui::Grid::new("summary-figures")
-        .num_columns(2)
+        .num_columns(1)
         .striped(true)
         .show(ui, |ui| {
             let mut line = |label: &str, value: u64| {
-                ui.label(label);
                 ui.label(format!("{label}: {}", group_digits(value)));
                 ui.end_row();
             };
@@ -869,10 +869,15 @@ pub fn export_ui(
         &source.title(),
         data.notice.as_ref(),
         |ui| {
-            if form.export_path.trim().is_empty() {
-                form.export_path = source.file_name().to_owned();
-            }
-            labelled_text(ui, "Export file", &mut form.export_path);
+            ui.horizontal(|ui| {
+                let label = ui.label("Export file");
+                ui.add(
+                    egui::TextEdit::singleline(&mut form.export_path)
+                        .hint_text(format!("folder/{}", source.file_name()))
+                        .desired_width(420.0),
+                )
+                .labelled_by(label.id);
+            });
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(
