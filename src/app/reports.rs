@@ -68,6 +68,7 @@ impl TokenDeskApp {
             ReportsCommand::RefreshSummary => self.start_summary(ctx),
             ReportsCommand::OpenWorklist(worklist) => {
                 self.data.reports.bulk = None;
+                self.data.reports.bulk_error = None;
                 self.open_worklist(ctx, worklist);
             }
             ReportsCommand::NextPage => {
@@ -105,10 +106,10 @@ impl TokenDeskApp {
                 reason,
             } => match self.desk.preview_bulk(action, &text, &reason) {
                 Ok(report) => {
-                    self.data.notice = None;
+                    self.data.reports.bulk_error = None;
                     self.data.reports.bulk = Some(report);
                 }
-                Err(err) => self.report(&err),
+                Err(err) => self.bulk_refused(&err),
             },
             ReportsCommand::ApplyBulk {
                 action,
@@ -117,7 +118,7 @@ impl TokenDeskApp {
             } => match self.desk.apply_bulk(action, &text, &reason) {
                 Ok(report) => {
                     // The bulk panel shows the outcome and the refusals.
-                    self.data.notice = None;
+                    self.data.reports.bulk_error = None;
                     self.data.reports.bulk = Some(report);
                     self.ui_state.reports.selected.clear();
                     self.ui_state.reports.bulk_text.clear();
@@ -128,9 +129,16 @@ impl TokenDeskApp {
                         self.refresh_worklist(ctx, worklist);
                     }
                 }
-                Err(err) => self.report(&err),
+                Err(err) => self.bulk_refused(&err),
             },
         }
+    }
+
+    /// A bulk action refused as a whole: the sentence goes next to its buttons.
+    fn bulk_refused(&mut self, err: &DeskError) {
+        let sentence = err.sentence();
+        log::info!("bulk action refused: {sentence}");
+        self.data.reports.bulk_error = Some(sentence);
     }
 
     fn wake(ctx: &egui::Context) -> impl Fn() + Send + 'static {

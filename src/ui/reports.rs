@@ -123,6 +123,8 @@ pub struct ReportsData {
     pub is_picking_path: bool,
     /// The last bulk preview or result.
     pub bulk: Option<BulkReport>,
+    /// Why the last preview or apply was refused as a whole (e.g. no reason).
+    pub bulk_error: Option<String>,
 }
 
 /// Drafts of the Reports place and the export dialog; live only while the window is open.
@@ -204,6 +206,7 @@ pub fn reports_ui(
                 if std::mem::discriminant(&shown) == std::mem::discriminant(&worklist));
             let title = match worklist {
                 Worklist::NotUsedForDays(_) => "Not used for N days".to_owned(),
+                Worklist::NotValidUnderEffectiveDefinition => "Not valid (R7)".to_owned(),
                 other => other.title(),
             };
             if ui.selectable_label(is_shown, title).clicked() && !is_shown {
@@ -349,37 +352,51 @@ fn state_color(state: TokenState) -> egui::Color32 {
 }
 
 fn state_chart_ui(ui: &mut egui::Ui, report: &SummaryReport) {
-    use egui_plot::{Bar, BarChart, Legend, Plot};
+    use egui_plot::{Bar, BarChart, Corner, Legend, Plot};
     ui.strong("Tokens by definition and state");
     let codes: Vec<String> = definition_codes(report)
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let mut charts: Vec<BarChart> = Vec::new();
-    for state in TokenState::ALL {
-        let bars = codes
-            .iter()
-            .enumerate()
-            .map(|(index, code)| {
-                Bar::new(index as f64, count_of(report, code, state) as f64)
-                    .name(code)
-                    .width(0.6)
-            })
-            .collect();
-        let chart = BarChart::new(state.label(), bars).color(state_color(state));
-        let below: Vec<&BarChart> = charts.iter().collect();
-        let chart = chart.stack_on(&below);
-        charts.push(chart);
-    }
+    let highest = report
+        .by_definition_and_state
+        .iter()
+        .map(|cell| cell.count)
+        .max()
+        .unwrap_or(0);
+    // One group per definition, one bar per state side by side, centred on the definition.
+    let charts: Vec<BarChart> = TokenState::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(state_index, state)| {
+            let offset = (state_index as f64 - 1.0) * 0.26;
+            let bars = codes
+                .iter()
+                .enumerate()
+                .map(|(index, code)| {
+                    Bar::new(index as f64 + offset, count_of(report, code, state) as f64)
+                        .name(format!("{code}, {}", state.label()))
+                        .width(0.24)
+                })
+                .collect();
+            BarChart::new(state.label(), bars).color(state_color(state))
+        })
+        .collect();
     let axis_codes = codes.clone();
     Plot::new("state-chart")
-        .height(240.0)
-        .legend(Legend::default())
+        .height(300.0)
+        .legend(Legend::default().position(Corner::RightTop))
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(-0.6)
+        .include_x(codes.len() as f64 - 0.4)
         .include_y(0.0)
+        .include_y(highest as f64 * 1.25)
+        .x_grid_spacer(category_marks)
         .x_axis_formatter(move |mark, _| label_at(&axis_codes, mark.value))
+        .y_axis_formatter(|mark, _| count_axis_label(mark.value))
         .show(ui, |plot_ui| {
             for chart in charts {
                 plot_ui.bar_chart(chart);
@@ -387,15 +404,46 @@ fn state_chart_ui(ui: &mut egui::Ui, report: &SummaryReport) {
         });
 }
 
-/// The label for a whole-number position on a category axis; nothing between categories.
+/// A y-axis count: whole numbers only, with thousands grouped.
+fn count_axis_label(value: f64) -> String {
+    if value < 0.0 || (value - value.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    group_digits(value.round() as u64)
+}
+
+/// The label for a whole-number position on a category axis; nothing between categories, and
+/// only every few categories when there are many (so labels never overlap).
 fn label_at(labels: &[String], value: f64) -> String {
     if value < 0.0 || (value - value.round()).abs() > 1e-6 {
         return String::new();
     }
-    labels
-        .get(value.round() as usize)
-        .cloned()
-        .unwrap_or_default()
+    let index = value.round() as usize;
+    let every = labels.len().div_ceil(8).max(1);
+    if !index.is_multiple_of(every) {
+        return String::new();
+    }
+    labels.get(index).cloned().unwrap_or_default()
+}
+
+/// One grid mark per category (whole numbers), whatever the zoom.
+fn category_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (low, high) = input.bounds;
+    let first = low.ceil().max(0.0) as i64;
+    let last = high.floor() as i64;
+    let count = usize::try_from(last - first + 1).unwrap_or(0);
+    // Labelled marks get a larger step, so the axis has room to draw their labels.
+    let every = count.div_ceil(8).max(1) as i64;
+    (first..=last)
+        .map(|index| egui_plot::GridMark {
+            value: index as f64,
+            step_size: if index % every == 0 {
+                (every as f64) * 2.0
+            } else {
+                1.0
+            },
+        })
+        .collect()
 }
 
 fn month_chart_ui(ui: &mut egui::Ui, report: &SummaryReport) {
@@ -412,16 +460,37 @@ fn month_chart_ui(ui: &mut egui::Ui, report: &SummaryReport) {
         .enumerate()
         .map(|(index, month)| [index as f64, month.count as f64])
         .collect();
+    let highest = report
+        .created_per_month
+        .iter()
+        .map(|month| month.count)
+        .max()
+        .unwrap_or(0);
     Plot::new("month-chart")
-        .height(240.0)
+        .height(300.0)
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(-0.5)
+        .include_x(months.len() as f64 - 0.5)
         .include_y(0.0)
+        .include_y(highest as f64 * 1.15)
+        .y_axis_formatter(|mark, _| count_axis_label(mark.value))
+        .x_grid_spacer(category_marks)
         .x_axis_formatter(move |mark, _| label_at(&months, mark.value))
         .show(ui, |plot_ui| {
-            plot_ui.line(Line::new("Tokens created", PlotPoints::from(points.clone())).width(2.0));
-            plot_ui.points(Points::new("Months", PlotPoints::from(points)).radius(3.0));
+            let color = state_color(TokenState::Effective);
+            plot_ui.line(
+                Line::new("Tokens created", PlotPoints::from(points.clone()))
+                    .color(color)
+                    .width(2.0),
+            );
+            plot_ui.points(
+                Points::new("Tokens created", PlotPoints::from(points))
+                    .color(color)
+                    .radius(3.5),
+            );
         });
 }
 
@@ -557,16 +626,16 @@ fn token_table_ui(
         .striped(true)
         .resizable(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::initial(140.0).at_least(110.0))
-        .column(Column::initial(70.0))
-        .column(Column::initial(120.0))
+        .column(Column::initial(135.0).at_least(110.0))
+        .column(Column::initial(60.0))
+        .column(Column::initial(140.0))
+        .column(Column::initial(135.0).clip(true))
         .column(Column::initial(150.0).clip(true))
-        .column(Column::initial(130.0).clip(true))
-        .column(Column::initial(120.0).clip(true))
-        .column(Column::initial(120.0).clip(true))
-        .column(Column::initial(150.0))
-        .column(Column::initial(150.0))
-        .column(Column::initial(55.0));
+        .column(Column::initial(115.0).clip(true))
+        .column(Column::initial(115.0).clip(true))
+        .column(Column::initial(85.0))
+        .column(Column::initial(85.0))
+        .column(Column::initial(50.0));
     if extra.is_some() {
         builder = builder.column(Column::remainder().at_least(120.0).clip(true));
     }
@@ -617,10 +686,16 @@ fn token_table_ui(
                     ui.label(token.account_number.as_deref().unwrap_or(""));
                 });
                 row.col(|ui| {
-                    ui.label(&token.created_at);
+                    ui.label(day_of(&token.created_at))
+                        .on_hover_text(&token.created_at);
                 });
-                row.col(|ui| {
-                    ui.label(token.last_used_at.as_deref().unwrap_or("never"));
+                row.col(|ui| match &token.last_used_at {
+                    Some(at) => {
+                        ui.label(day_of(at)).on_hover_text(at);
+                    }
+                    None => {
+                        ui.label("never");
+                    }
                 });
                 row.col(|ui| {
                     ui.label(if token.locked { "yes" } else { "no" });
@@ -641,6 +716,11 @@ fn token_table_ui(
                 }
             });
         });
+}
+
+/// The day of an RFC 3339 timestamp (`2026-03-01T10:00:00Z` -> `2026-03-01`).
+fn day_of(at: &str) -> &str {
+    at.get(..10).unwrap_or(at)
 }
 
 fn code_age_text(item: &WorklistItem) -> String {
@@ -783,7 +863,9 @@ fn bulk_ui(
                     reason: form.bulk_reason.clone(),
                 }));
             }
-            if form.bulk_reason.trim().is_empty() {
+            if let Some(error) = &data.bulk_error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            } else if form.bulk_reason.trim().is_empty() {
                 ui.weak("A reason is required.");
             }
         });
@@ -812,33 +894,26 @@ fn bulk_report_ui(ui: &mut egui::Ui, report: Option<&BulkReport>) {
         )
     };
     ui.strong(headline);
-    egui::Grid::new("bulk-report")
-        .num_columns(3)
-        .striped(true)
-        .show(ui, |ui| {
-            for item in &report.items {
-                ui.label(format!("Line {}", item.line));
-                ui.label(item.token_number.as_deref().unwrap_or(&item.input));
-                match &item.outcome {
-                    BulkOutcome::Succeeds => {
-                        let state = item.state_after.map_or("", TokenState::label);
-                        let verb = if report.is_applied {
-                            "Done"
-                        } else {
-                            "Would succeed"
-                        };
-                        ui.label(format!("{verb}; state {state}"));
-                    }
-                    BulkOutcome::Refused(sentence) => {
-                        ui.colored_label(
-                            ui.visuals().error_fg_color,
-                            format!("Refused: {sentence}"),
-                        );
-                    }
+    for item in &report.items {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("Item {}", item.line));
+            ui.monospace(item.token_number.as_deref().unwrap_or(&item.input));
+            match &item.outcome {
+                BulkOutcome::Succeeds => {
+                    let state = item.state_after.map_or("", TokenState::label);
+                    let verb = if report.is_applied {
+                        "Done"
+                    } else {
+                        "Would succeed"
+                    };
+                    ui.label(format!("{verb}; state {state}"));
                 }
-                ui.end_row();
+                BulkOutcome::Refused(sentence) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("Refused: {sentence}"));
+                }
             }
         });
+    }
 }
 
 /// Ctrl+E and the export dialog; drawn on every place.

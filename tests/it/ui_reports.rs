@@ -230,7 +230,7 @@ fn bulk_preview_shows_eligible_and_refused_then_apply_changes_the_eligible_ones(
 
     // The reason is required: nothing is previewed or changed without one.
     click(&mut harness, "Preview");
-    harness.get_by_label_contains("reason is required");
+    harness.get_by_label("Reason is required.");
     assert!(harness.state().data().reports.bulk.is_none());
     click(&mut harness, "Apply");
     assert_eq!(
