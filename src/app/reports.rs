@@ -85,6 +85,7 @@ impl TokenDeskApp {
             ReportsCommand::OpenExport(source) => {
                 if self.reports.export.is_none() {
                     self.data.reports.export = crate::ui::reports::ExportStatus::default();
+                    self.ui_state.reports.export_path.clear();
                 }
                 self.data.notice = None;
                 self.ui_state.reports.export_open = Some(source);
@@ -288,6 +289,10 @@ impl TokenDeskApp {
                     self.reports.page_starts.push(found.next);
                 }
                 let reports = &mut self.data.reports;
+                // A list that cannot be counted ahead is counted once it fits on one page.
+                if page == 0 && !has_next && reports.worklist_count.is_none() {
+                    reports.worklist_count = Some(found.items.len() as u64);
+                }
                 reports.items = found.items;
                 reports.page = page;
                 reports.has_next_page = has_next;
@@ -413,8 +418,9 @@ impl TokenDeskApp {
                     }
                     Ok(summary) => {
                         status.is_error = false;
+                        let rows = if summary.rows == 1 { "row" } else { "rows" };
                         status.outcome = Some(format!(
-                            "Exported {} rows to {path}.",
+                            "Exported {} {rows} to {path}.",
                             crate::ui::group_digits(summary.rows)
                         ));
                     }

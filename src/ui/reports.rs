@@ -522,7 +522,7 @@ fn worklist_ui(
         }
         let count = match data.worklist_count {
             Some(count) => format!("{} entries", group_digits(count)),
-            None => "Entries are counted while the pages are read".to_owned(),
+            None => "Not counted ahead: this list checks every token page by page".to_owned(),
         };
         ui.label(count);
         ui.separator();
@@ -607,8 +607,9 @@ fn token_table_ui(
         Worklist::NotValidUnderEffectiveDefinition => Some("Problems"),
         _ => None,
     };
-    let mut titles = vec![
-        "Token",
+    let mut titles = vec!["Token"];
+    titles.extend(extra);
+    titles.extend([
         "Definition",
         "State",
         "Authentication code",
@@ -618,15 +619,19 @@ fn token_table_ui(
         "Created",
         "Last used",
         "Locked",
-    ];
-    titles.extend(extra);
+    ]);
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
     let mut builder = TableBuilder::new(ui)
         .id_salt(("worklist-table", worklist.title()))
         .striped(true)
         .resizable(true)
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(Column::initial(135.0).at_least(110.0))
+        .column(Column::initial(135.0).at_least(110.0));
+    if let Some(extra) = extra {
+        let width = if extra == "Problems" { 320.0 } else { 120.0 };
+        builder = builder.column(Column::initial(width).clip(true));
+    }
+    builder = builder
         .column(Column::initial(60.0))
         .column(Column::initial(140.0))
         .column(Column::initial(135.0).clip(true))
@@ -635,10 +640,7 @@ fn token_table_ui(
         .column(Column::initial(115.0).clip(true))
         .column(Column::initial(85.0))
         .column(Column::initial(85.0))
-        .column(Column::initial(50.0));
-    if extra.is_some() {
-        builder = builder.column(Column::remainder().at_least(120.0).clip(true));
-    }
+        .column(Column::remainder().at_least(50.0));
     builder
         .header(22.0, |mut header| {
             for title in &titles {
@@ -667,6 +669,20 @@ fn token_table_ui(
                         ui.label(&token.number);
                     }
                 });
+                match worklist {
+                    Worklist::PendingVerification => {
+                        row.col(|ui| {
+                            ui.label(code_age_text(item));
+                        });
+                    }
+                    Worklist::NotValidUnderEffectiveDefinition => {
+                        row.col(|ui| {
+                            let text = item.problems.join("; ");
+                            ui.label(&text).on_hover_text(&text);
+                        });
+                    }
+                    _ => {}
+                }
                 row.col(|ui| {
                     ui.label(&token.definition);
                 });
@@ -700,20 +716,6 @@ fn token_table_ui(
                 row.col(|ui| {
                     ui.label(if token.locked { "yes" } else { "no" });
                 });
-                match worklist {
-                    Worklist::PendingVerification => {
-                        row.col(|ui| {
-                            ui.label(code_age_text(item));
-                        });
-                    }
-                    Worklist::NotValidUnderEffectiveDefinition => {
-                        row.col(|ui| {
-                            let text = item.problems.join("; ");
-                            ui.label(&text).on_hover_text(&text);
-                        });
-                    }
-                    _ => {}
-                }
             });
         });
 }

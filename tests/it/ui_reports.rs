@@ -297,7 +297,7 @@ fn ctrl_e_exports_what_the_tokens_filter_shows() {
     let path = dir.path().join("tokens.csv");
     type_into(&mut harness, "Export file", path.to_str().unwrap());
     click(&mut harness, "Export");
-    harness.get_by_label_contains("Exported 1 rows to");
+    harness.get_by_label_contains("Exported 1 row to");
     let (header, rows) = read_csv(&path);
     assert_eq!(header.len(), 15);
     assert_eq!(rows.len(), 1);
@@ -343,4 +343,49 @@ fn audit_log_exports_the_filtered_events() {
         .unwrap();
     assert_eq!(events[0].action, "export.audit");
     assert!(events[0].details.contains(&format!("record {}", k.locked)));
+}
+
+#[test]
+fn worklist_pages_forward_and_back() {
+    let (mut app, _dir) = app_on_new_database();
+    let numbers: Vec<String> = (0..105)
+        .map(|_| {
+            app.desk_mut()
+                .create_token(&TokenDraft::default())
+                .unwrap()
+                .token
+                .number
+        })
+        .collect();
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Reports");
+    click(&mut harness, "Unassigned tokens");
+    harness.get_by_label("105 entries");
+    harness.get_by_label("Page 1");
+    assert!(is_shown(&harness, &numbers[0]));
+    click(&mut harness, "Next page");
+    harness.get_by_label("Page 2");
+    assert_eq!(harness.state().data().reports.items.len(), 5);
+    assert!(is_shown(&harness, &numbers[104]));
+    assert!(!is_shown(&harness, &numbers[0]));
+    click(&mut harness, "Previous page");
+    harness.get_by_label("Page 1");
+    assert!(is_shown(&harness, &numbers[0]));
+}
+
+#[test]
+fn ctrl_e_on_the_reports_place_exports_the_worklist_shown() {
+    let (mut harness, k, dir) = open_reports();
+    click(&mut harness, "Locked tokens");
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    settle(&mut harness);
+    harness.get_by_label("Export the worklist \"Locked tokens\"");
+    let path = dir.path().join("locked.csv");
+    type_into(&mut harness, "Export file", path.to_str().unwrap());
+    click(&mut harness, "Export");
+    harness.get_by_label_contains("Exported 1 row to");
+    let (_, rows) = read_csv(&path);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], k.locked);
 }
