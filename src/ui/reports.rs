@@ -521,6 +521,7 @@ fn worklist_ui(
             ui.separator();
         }
         let count = match data.worklist_count {
+            Some(1) => "1 entry".to_owned(),
             Some(count) => format!("{} entries", group_digits(count)),
             None => "Not counted ahead: this list checks every token page by page".to_owned(),
         };
@@ -728,8 +729,9 @@ fn day_of(at: &str) -> &str {
 fn code_age_text(item: &WorklistItem) -> String {
     let age = match item.code_age_hours {
         Some(hours) if hours >= 48 => format!("{} days", hours / 24),
-        Some(hours) => format!("{hours} h"),
-        None => "unknown".to_owned(),
+        Some(hours) if hours >= 0 => format!("{hours} h"),
+        // No issue time, or an expiry beyond the definition's validity (e.g. demo data).
+        Some(_) | None => "unknown".to_owned(),
     };
     if item.is_code_expired {
         format!("{age} (expired)")

@@ -165,7 +165,7 @@ fn summary_exports_to_a_typed_path() {
 fn worklists_list_the_right_tokens() {
     let (mut harness, k, _dir) = open_reports();
     click(&mut harness, "Locked tokens");
-    harness.get_by_label("1 entries");
+    harness.get_by_label("1 entry");
     assert!(is_shown(&harness, &k.locked));
     assert!(!is_shown(&harness, &k.free_a));
 
@@ -388,4 +388,32 @@ fn ctrl_e_on_the_reports_place_exports_the_worklist_shown() {
     let (_, rows) = read_csv(&path);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], k.locked);
+}
+
+#[test]
+fn pending_verification_worklist_shows_the_code_age() {
+    let (mut app, _dir) = app_on_new_database();
+    let mut settings = tokendesk::domain::DefinitionSettings::default();
+    settings.verification.required = true;
+    crate::support::use_definition(app.desk_mut(), "Verified", settings);
+    let pending = app
+        .desk_mut()
+        .create_token(&TokenDraft::default())
+        .unwrap()
+        .token;
+    assert_eq!(pending.state, TokenState::PendingVerification);
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Reports");
+    harness.get_by_label("Pending verification: 1");
+    harness
+        .get_all_by_label("Pending verification")
+        .next()
+        .unwrap()
+        .click();
+    settle(&mut harness);
+    harness.get_by_label("1 entry");
+    harness.get_by_label("Code age");
+    assert!(is_shown(&harness, &pending.number));
+    harness.get_by_label("0 h");
 }
