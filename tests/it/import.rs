@@ -1333,3 +1333,43 @@ fn a_file_changed_during_the_import_is_not_applied() {
         "the report of an import that failed is emptied"
     );
 }
+
+#[test]
+fn r40_an_exported_file_imports_back_as_unchanged_rows() {
+    let mut desk = fresh_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let linked = TokenDraft {
+        participant_number: Some(participant.clone()),
+        account_number: Some(account.clone()),
+        identifier: Some("+1 555 010 9999".to_owned()),
+        pass_code: Some(Secret::new("4711")),
+        ..TokenDraft::default()
+    };
+    desk.create_token(&linked).unwrap();
+    desk.create_token(&TokenDraft {
+        account_number: Some(account.clone()),
+        identifier: Some("=formula@example.com".to_owned()),
+        pass_code: Some(Secret::new("1234")),
+        ..TokenDraft::default()
+    })
+    .unwrap();
+    let loose = desk.create_token(&TokenDraft::default()).unwrap().token;
+    desk.set_token_state(&loose.number, TokenState::NotEffective, "spare card")
+        .unwrap();
+    let mut exported = Vec::new();
+    desk.export_tokens(
+        &TokenFilter::default(),
+        tokendesk::desk::export::ExportOptions { excel_bom: true },
+        &mut exported,
+        &mut |_| {},
+        &|| false,
+    )
+    .unwrap();
+    let run = import_with(&mut desk, &exported, defaults(), true, None);
+    check(
+        &run,
+        "applied 0/3/0",
+        &["2 unchanged", "3 unchanged", "4 unchanged"],
+    );
+    assert_eq!(tokens(&desk), 3);
+}
