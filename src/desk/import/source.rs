@@ -350,6 +350,33 @@ mod tests {
         assert_eq!(detect_delimiter(b"authentication_code"), b',');
     }
 
+    /// The line each record starts on, as the import reports it.
+    fn record_lines(text: &[u8]) -> Vec<u64> {
+        let source = ImportSource::Bytes {
+            name: "t.csv",
+            bytes: text,
+        };
+        let mut reader = csv_reader(&source, b',').unwrap();
+        let mut record = csv::StringRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_record(&mut record).unwrap() {
+            let byte = record.position().map_or(0, csv::Position::byte);
+            lines.push(reader.get_ref().line_at(byte));
+        }
+        lines
+    }
+
+    #[test]
+    fn records_start_on_their_own_line_whatever_the_line_endings() {
+        assert_eq!(record_lines(b"h\na\nb\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"h\r\na\r\nb\r\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"\xEF\xBB\xBFh\r\n\r\na\r\n\n\nb"), [1, 3, 6]);
+        assert_eq!(
+            record_lines(b"h\n\"x\ny\"\nb\r\n\"1\r\n2\r\n3\"\nc\n"),
+            [1, 2, 4, 5, 8]
+        );
+    }
+
     #[test]
     fn shorten_cuts_long_values() {
         assert_eq!(shorten("abc", 5), "abc");
