@@ -15,6 +15,7 @@
 
 mod batches;
 mod hashing;
+mod job;
 mod sinks;
 mod source;
 
@@ -25,6 +26,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+pub use job::{ImportJob, ImportResult, REJECTED_KEPT, spawn_import};
 pub use sinks::{
     CREDENTIALS_HEADER, CredentialRow, CredentialsSink, CsvFile, MemoryCredentials, MemoryReport,
     REPORT_HEADER, ReportRow, ReportSink, RowOutcome,

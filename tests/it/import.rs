@@ -1373,3 +1373,44 @@ fn r40_an_exported_file_imports_back_as_unchanged_rows() {
     );
     assert_eq!(tokens(&desk), 3);
 }
+
+#[test]
+fn the_window_runs_an_import_on_a_named_background_thread() {
+    use tokendesk::desk::import::{ImportJob, spawn_import};
+    let desk = card_desk();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cards.csv");
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..3000 {
+        csv.push_str(&format!("JOB{n:05}\n"));
+    }
+    csv.push_str("JOB00001\n");
+    std::fs::write(&file, &csv).unwrap();
+    let job = ImportJob {
+        database: desk.path(),
+        clerk: "window".to_owned(),
+        file: file.clone(),
+        options: ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+        report: Some(dir.path().join("report.csv")),
+        credentials: None,
+    };
+    // Cancelled at once: nothing applied, the report removed.
+    let cancelled = spawn_import(job.clone(), || {}).unwrap();
+    cancelled.request_cancel();
+    let err = cancelled.wait().unwrap().unwrap_err();
+    assert!(matches!(err, ImportError::Cancelled), "{err}");
+    assert!(!dir.path().join("report.csv").exists());
+    assert_eq!(tokens(&desk), 0);
+    // Run to the end: the window's own connection sees the tokens, the grid gets the rejected row.
+    let result = spawn_import(job, || {}).unwrap().wait().unwrap().unwrap();
+    assert_eq!((result.summary.created, result.summary.rejected), (3000, 1));
+    assert_eq!(result.rejected.len(), 1);
+    assert_eq!(result.rejected[0].line, 3002);
+    assert_eq!(tokens(&desk), 3000);
+    assert_eq!(desk.batches().unwrap()[0].clerk, "window");
+    let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
+    assert_eq!(report.lines().count(), 3002);
+}
