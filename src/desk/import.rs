@@ -453,6 +453,11 @@ fn run_pass(
             let line = reader
                 .get_ref()
                 .line_at(record.position().map_or(0, csv::Position::byte));
+            // Spreadsheets leave rows of bare delimiters below the data; like blank lines,
+            // they are no rows at all (not tokens with every credential generated).
+            if record.iter().all(|field| field.trim().is_empty()) {
+                continue;
+            }
             pass.take_row(&record, line, &columns, pool.as_ref())?;
             pass.pump(pool.as_ref(), false)?;
         }

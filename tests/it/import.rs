@@ -1099,6 +1099,14 @@ fn blank_lines_are_skipped_and_do_not_shift_line_numbers() {
         defaults(),
     );
     check(&run, "applied 2/0/0", &["3 created", "6 created"]);
+    // Rows of bare delimiters below the data are skipped too; a row with a state is a token.
+    let mut desk = fresh_desk();
+    let run = import(
+        &mut desk,
+        "authentication_code,state\n,effective\n,\n , \n",
+        defaults(),
+    );
+    check(&run, "applied 1/0/0", &["2 created"]);
 }
 
 /// The built binary, on a database in a temporary folder.
