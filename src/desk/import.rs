@@ -373,7 +373,13 @@ fn run_pass(
         .into());
     }
     let settings = &definition.settings;
-    let generates_secrets = settings.pass_code.is_generated() || settings.verification.required;
+    // Decided before the first row (R44: refuse to start). Generated pass codes come only with
+    // an identifier (check_draft); verification codes with every new token that needs one.
+    let pairs_possible = !settings.allow_without_identifier_and_pass_code
+        || columns.identifier.is_some()
+        || settings.identifier.is_generated();
+    let generates_secrets =
+        (settings.pass_code.is_generated() && pairs_possible) || settings.verification.required;
     if mode == Mode::Apply && generates_secrets && output.credentials.is_none() {
         return Err(ImportError::NeedsCredentials.into());
     }
@@ -727,13 +733,21 @@ impl Pass<'_, '_, '_, '_> {
             }
             Verdict::Unchanged(token) => {
                 self.counts.unchanged += 1;
+                let ignored_pass_code = columns
+                    .pass_code
+                    .and_then(|i| record.get(i))
+                    .is_some_and(|value| !value.trim().is_empty());
                 self.window.push_back(Entry::Done(ReportRow {
                     line,
                     outcome: RowOutcome::Unchanged,
                     token_number: token.number,
                     authentication_code: token.authentication_code,
-                    message: "Already in the database with the same owners and identifier."
-                        .to_owned(),
+                    message: if ignored_pass_code {
+                        "Already in the database with the same owners and identifier; the pass code in the file was not used."
+                    } else {
+                        "Already in the database with the same owners and identifier."
+                    }
+                    .to_owned(),
                 }));
             }
             Verdict::Accepted(mut token, secrets) => {

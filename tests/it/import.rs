@@ -496,15 +496,24 @@ fn r41_importing_the_same_rows_again_leaves_them_unchanged() {
     );
     // The same tokens in another file (no pass code needed; identifier spelt differently).
     let again = format!(
-        "participant_number;account_number;identifier;authentication_code\n\
-         {participant};{account}; Ada@Example.com;U1\n;;;U2\n;;;U3\n"
+        "participant_number;account_number;identifier;authentication_code;pass_code\n\
+         {participant};{account}; Ada@Example.com;U1;9999\n;;;U2;\n;;;U3;\n"
     );
     let run = import(&mut desk, &again, defaults());
     check(
         &run,
         "applied 1/2/0",
-        &["2 unchanged", "3 unchanged", "4 created"],
+        &[
+            "2 unchanged: the pass code in the file was not used",
+            "3 unchanged: same owners and identifier.",
+            "4 created",
+        ],
     );
+    desk.authenticate(&Credentials::Identifier {
+        identifier: "ada@example.com".to_owned(),
+        pass_code: Secret::new("1234"),
+    })
+    .expect("the stored pass code stays");
     assert_eq!(tokens(&desk), 3);
     // The identifier alone finds the token too.
     let by_identifier = format!(
@@ -855,6 +864,34 @@ fn r44_generated_secrets_need_a_credentials_file() {
         pass_code: Secret::new(pass_code),
     })
     .expect("the generated pass code works");
+}
+
+#[test]
+fn r44_generated_pass_codes_only_with_identifiers_need_no_credentials_file_without_them() {
+    let mut desk = fresh_desk();
+    let settings = DefinitionSettings {
+        pass_code: CredentialRule::random(Alphabet::Digits, 6),
+        authentication_code: CredentialRule::typed(TextFormat::FreeText, 1, 64),
+        ..DefinitionSettings::default()
+    };
+    use_definition(&mut desk, "PIN on request", settings);
+    // No identifier column, identifiers typed and optional: no pass code can be generated.
+    let run = import_with(
+        &mut desk,
+        b"authentication_code\nCARD1\n",
+        defaults(),
+        false,
+        None,
+    );
+    check(&run, "applied 1/0/0", &["2 created"]);
+    let run = import_with(
+        &mut desk,
+        b"identifier\nada@example.com\n",
+        defaults(),
+        false,
+        None,
+    );
+    check(&run, "error: no credentials file", &[]);
 }
 
 #[test]
