@@ -1459,3 +1459,70 @@ fn the_window_runs_an_import_on_a_named_background_thread() {
     let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     assert_eq!(report.lines().count(), 3002);
 }
+
+/// Cells a clerk's file may hold: good codes, damage, guards, quotes, separators, line breaks.
+fn cell() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::prop_oneof![
+        proptest::string::string_regex("[A-Z0-9]{1,8}").unwrap(),
+        proptest::string::string_regex("[a-z]{3,6}@example\\.com").unwrap(),
+        proptest::string::string_regex("[0-9]{4,6}").unwrap(),
+        proptest::sample::select(vec![
+            String::new(),
+            "1.23E+11".to_owned(),
+            "'=SUM(A1)".to_owned(),
+            "\"quoted, with comma\"".to_owned(),
+            "\"two\nlines\"".to_owned(),
+            "ÄÖÜ ß 漢字".to_owned(),
+            "effective".to_owned(),
+            "not_effective".to_owned(),
+            "\"".to_owned(),
+            ";".to_owned(),
+            "\t".to_owned(),
+            " ".to_owned(),
+        ]),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Whatever the rows hold: no panic; either a refusal with one sentence and nothing
+    /// applied, or one report line per applied or rejected row, in file order.
+    #[test]
+    fn arbitrary_rows_never_half_apply(
+        rows in proptest::collection::vec(proptest::collection::vec(cell(), 0..5), 0..12),
+        skip_invalid: bool,
+        crlf: bool,
+    ) {
+        let mut desk = card_desk();
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut csv = format!("authentication_code,identifier,pass_code,state{end}");
+        for row in &rows {
+            csv.push_str(&row.join(","));
+            csv.push_str(end);
+        }
+        let options = ImportOptions { skip_invalid, ..defaults() };
+        let run = import_with(&mut desk, csv.as_bytes(), options, true, None);
+        match &run.result {
+            Ok(summary) => {
+                proptest::prop_assert_eq!(
+                    run.report.len() as u64,
+                    summary.created + summary.unchanged + summary.rejected
+                );
+                let lines: Vec<u64> = run
+                    .report
+                    .iter()
+                    .map(|line| line.split(' ').next().unwrap().parse().unwrap())
+                    .collect();
+                proptest::prop_assert!(lines.windows(2).all(|pair| pair[0] < pair[1]), "{:?}", lines);
+                let expected = if summary.applied { summary.created } else { 0 };
+                proptest::prop_assert_eq!(tokens(&desk), expected);
+                proptest::prop_assert!(summary.applied || summary.rejected > 0);
+            }
+            Err(err) => {
+                proptest::prop_assert!(err.sentence().ends_with('.'));
+                proptest::prop_assert_eq!(tokens(&desk), 0);
+            }
+        }
+    }
+}
