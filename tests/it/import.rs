@@ -1047,6 +1047,20 @@ fn r45_undo_removes_the_batch_and_the_owners_it_created() {
     let undone = &desk.batches().unwrap()[0];
     assert!(undone.undone_at.is_some());
     assert_eq!(undone.undone_by.as_deref(), Some("clerk"));
+    let events = desk
+        .audit_events(&Default::default(), i64::MAX, 100)
+        .unwrap();
+    let undo = events
+        .iter()
+        .find(|e| e.action == "import.undo")
+        .expect("one audit event for the undo");
+    assert_eq!(undo.batch_id, Some(batch));
+    assert!(
+        undo.details
+            .contains("removed 2 tokens, 1 participants, 1 accounts"),
+        "{}",
+        undo.details
+    );
     let again = desk.undo_batch(batch).unwrap_err().to_string();
     assert!(again.contains("already undone"), "{again}");
     // An undone file may be imported again.
