@@ -52,6 +52,8 @@ use crate::storage::{BatchCounts, NewAuditEvent, NewBatch, NewToken, Store, Stor
 /// The page cache during an import, in KiB: large enough for the randomly written index of a
 /// million authentication codes, small enough to keep the whole process under P6's 200 MB.
 const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+/// The page cache of an import that hashes pass codes or verification codes, in KiB.
+const HASHING_CACHE_KIB: i64 = 16 * 1024;
 /// The most rows the duplicate tables are sized for up front (larger files grow them).
 const PRESIZED_ROWS: u64 = 4_000_000;
 /// SQLite's default page cache, restored afterwards.
@@ -243,7 +245,21 @@ pub fn import_tokens(
     output: &mut ImportOutput<'_>,
 ) -> Result<ImportSummary, ImportError> {
     let facts = source::inspect(&request.source)?;
-    store.set_cache_kib(IMPORT_CACHE_KIB)?;
+    // An import that hashes is bound by argon2 (tens of rows a second per core), and every
+    // hashing thread holds its own argon2 memory: the page cache then gives way (P6).
+    let hashes = facts.has_pass_codes
+        || store
+            .db()
+            .effective_definition()?
+            .is_some_and(|definition| {
+                definition.settings.pass_code.is_generated()
+                    || definition.settings.verification.required
+            });
+    store.set_cache_kib(if hashes {
+        HASHING_CACHE_KIB
+    } else {
+        IMPORT_CACHE_KIB
+    })?;
     let result = run_passes(store, hasher, request, output, &facts);
     store.set_cache_kib(DEFAULT_CACHE_KIB)?;
     if result.is_err() {

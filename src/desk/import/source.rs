@@ -58,6 +58,8 @@ pub(super) struct FileFacts {
     pub total_bytes: u64,
     /// Physical lines, header included: an upper bound of the rows, to size tables once.
     pub lines: u64,
+    /// Whether the header names a `pass_code` column (a first look, to size the page cache).
+    pub has_pass_codes: bool,
     pub delimiter: u8,
 }
 
@@ -72,6 +74,7 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
     let mut line_number = 0u64;
     let mut total_bytes = 0u64;
     let mut delimiter = None;
+    let mut has_pass_codes = false;
     loop {
         line.clear();
         let read = reader
@@ -92,7 +95,16 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
             return Err(ImportError::NotUtf8 { line: line_number });
         }
         if delimiter.is_none() {
-            delimiter = Some(detect_delimiter(text));
+            let detected = detect_delimiter(text);
+            delimiter = Some(detected);
+            has_pass_codes = String::from_utf8_lossy(text)
+                .split(char::from(detected))
+                .any(|name| {
+                    name.trim()
+                        .trim_matches('"')
+                        .trim()
+                        .eq_ignore_ascii_case("pass_code")
+                });
         }
     }
     let Some(delimiter) = delimiter else {
@@ -103,6 +115,7 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
         sha256,
         total_bytes,
         lines: line_number,
+        has_pass_codes,
         delimiter,
     })
 }
