@@ -1540,3 +1540,30 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn progress_ends_at_the_whole_file() {
+    let mut desk = card_desk();
+    let csv = "authentication_code\nPR1\nPR2\n";
+    let mut report = MemoryReport::default();
+    let mut seen = Vec::new();
+    let mut progress = |p: tokendesk::desk::import::ImportProgress| seen.push(p);
+    let never = || false;
+    let mut output = ImportOutput {
+        report: &mut report,
+        credentials: None,
+        progress: &mut progress,
+        is_cancelled: &never,
+    };
+    desk.import_csv(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes: csv.as_bytes(),
+        },
+        defaults(),
+        &mut output,
+    )
+    .unwrap();
+    let last = seen.last().copied().expect("progress was reported");
+    assert_eq!((last.rows, last.done_bytes, last.total_bytes), (2, 28, 28));
+}
