@@ -16,6 +16,7 @@
 mod batches;
 mod hashing;
 mod job;
+mod preview;
 mod sinks;
 mod source;
 
@@ -27,6 +28,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 pub use job::{ImportJob, ImportResult, REJECTED_KEPT, spawn_import};
+pub use preview::{ImportPreview, preview};
 pub use sinks::{
     CREDENTIALS_HEADER, CredentialRow, CredentialsSink, CsvFile, MemoryCredentials, MemoryReport,
     REPORT_HEADER, ReportRow, ReportSink, RowOutcome,

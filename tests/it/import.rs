@@ -1567,3 +1567,52 @@ fn progress_ends_at_the_whole_file() {
     let last = seen.last().copied().expect("progress was reported");
     assert_eq!((last.rows, last.done_bytes, last.total_bytes), (2, 28, 28));
 }
+
+#[test]
+fn the_wizard_previews_delimiter_columns_and_first_rows() {
+    use tokendesk::desk::import::preview;
+    let bytes =
+        "\u{feff}Authentication_Code;State\r\nP1;effective\r\n;\r\n\"P\n2\";\r\nP3;\r\n".as_bytes();
+    let shown = preview(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes,
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(shown.delimiter, ';');
+    assert_eq!(shown.columns, ["Authentication_Code", "State"]);
+    assert_eq!(shown.header_problem, None);
+    assert_eq!(
+        shown.rows,
+        [
+            (2, vec!["P1".to_owned(), "effective".to_owned()]),
+            (4, vec!["P\n2".to_owned(), String::new()]),
+        ]
+    );
+    let unknown = preview(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes: b"identifier,passcode\nx,1\n",
+        },
+        5,
+    )
+    .unwrap();
+    assert!(
+        unknown
+            .header_problem
+            .unwrap()
+            .contains("unknown column \"passcode\"")
+    );
+    assert!(matches!(
+        preview(
+            ImportSource::Bytes {
+                name: "p.csv",
+                bytes: b""
+            },
+            5
+        ),
+        Err(ImportError::Empty)
+    ));
+}
