@@ -1616,3 +1616,27 @@ fn the_wizard_previews_delimiter_columns_and_first_rows() {
         Err(ImportError::Empty)
     ));
 }
+
+#[test]
+fn r8_imported_pass_codes_reach_no_database_file_and_no_report() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,identifier,pass_code\nSEC1,ada@example.com,73519246\nSEC2,bob@example.com,73519246\n";
+    let run = import(&mut desk, csv, defaults());
+    check(&run, "applied 2/0/0", &["2 created", "3 created"]);
+    assert!(run.report.iter().all(|line| !line.contains("73519246")));
+    assert!(!crate::support::database_files_contain(
+        &desk.path(),
+        b"73519246"
+    ));
+    let run = import(
+        &mut desk,
+        "authentication_code,identifier,pass_code\nSEC3,ada@example.com,73519246\n",
+        defaults(),
+    );
+    check(
+        &run,
+        "not applied 0/0/1",
+        &["2 rejected: identifier already belongs"],
+    );
+    assert!(run.report.iter().all(|line| !line.contains("73519246")));
+}
