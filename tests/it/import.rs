@@ -675,6 +675,20 @@ fn unknown_owners_are_rejected_unless_create_owners() {
         token_by_code(&desk, "N1").participant_number.as_deref(),
         Some("RP-EXT-1")
     );
+    // Owner numbers are at most 40 characters without spaces, and are not echoed in full.
+    let long = format!(
+        "authentication_code,account_number\nL1,{}\nL2,ACR 1\n",
+        "9".repeat(5000)
+    );
+    let run = import(&mut desk, &long, create_owners());
+    check(
+        &run,
+        "not applied 0/0/2",
+        &[
+            "2 rejected: account number 9999999999999999999999999999999999999999… must be at most 40 characters",
+            "3 rejected: account number ACR 1 must be at most 40 characters without spaces",
+        ],
+    );
     // New owners need their names, and a new participant its account.
     let csv = "authentication_code,participant_number,participant_name,account_number,account_name\n\
                M1,RP-X,,ACR-EXT-1,\n\

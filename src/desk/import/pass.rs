@@ -472,6 +472,16 @@ impl Pass<'_, '_, '_, '_> {
         >,
         ImportError,
     > {
+        // No owner number on file is longer (imports keep theirs to 40 characters), and a long
+        // value is not worth a database look-up or an echo in the report.
+        for (label, number) in [
+            ("participant number", row.participant_number),
+            ("account number", row.account_number),
+        ] {
+            if let Some(problem) = check_owner_number(label, number) {
+                return Ok(Err(problem));
+            }
+        }
         let account = match row.account_number {
             "" => None,
             number => match self.tx.account_by_number_uncounted(number)? {
