@@ -96,6 +96,10 @@ impl TokenDeskApp {
                 path,
                 excel_bom,
             } => self.start_export(ctx, source, path, excel_bom),
+            ReportsCommand::ClearBulk => {
+                self.data.reports.bulk = None;
+                self.data.reports.bulk_error = None;
+            }
             ReportsCommand::CancelExport => {
                 if let Some(job) = &self.reports.export {
                     job.request_cancel();

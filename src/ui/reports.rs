@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use egui_extras::{Column, TableBuilder};
 
-use super::{Command, Data, Place, UiState, ViewState, group_digits, labelled_text, modal};
+use super::{Command, Data, Place, UiState, ViewState, group_digits, modal};
 use crate::desk::bulk::{BulkAction, BulkOutcome, BulkReport};
 use crate::desk::reports::{SummaryReport, Worklist, WorklistItem};
-use crate::domain::{ParticipantRecord, TokenState};
+use crate::domain::{OwnerKind, ParticipantRecord, TokenState};
 
 /// Rows of a worklist page.
 pub const WORKLIST_PAGE_ROWS: usize = 100;
@@ -22,6 +22,8 @@ pub enum Section {
     #[default]
     Summary,
     Worklist(Worklist),
+    /// A bulk action on a typed or pasted list, with every action.
+    BulkList,
 }
 
 /// What an export writes.
@@ -79,6 +81,8 @@ pub enum ReportsCommand {
         excel_bom: bool,
     },
     CancelExport,
+    /// Forgets the last bulk preview or result.
+    ClearBulk,
     /// Shows what a bulk action would do, changing nothing.
     PreviewBulk {
         action: BulkAction,
@@ -190,7 +194,7 @@ pub fn reports_ui(
     commands: &mut Vec<Command>,
 ) {
     let form = &mut state.reports;
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         ui.heading("Reports");
         ui.separator();
         if ui
@@ -200,6 +204,18 @@ pub fn reports_ui(
         {
             form.section = Section::Summary;
         }
+        if ui
+            .selectable_label(form.section == Section::BulkList, "Bulk action on a list")
+            .clicked()
+            && form.section != Section::BulkList
+        {
+            form.section = Section::BulkList;
+            form.selected.clear();
+            commands.push(Command::Reports(ReportsCommand::ClearBulk));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Worklists:");
         for worklist in Worklist::ALL {
             let worklist = form.worklist_for(worklist);
             let is_shown = matches!(form.section, Section::Worklist(shown)
@@ -221,6 +237,16 @@ pub fn reports_ui(
     match form.section {
         Section::Summary => summary_ui(ui, &data.reports, commands),
         Section::Worklist(worklist) => worklist_ui(ui, worklist, form, &data.reports, commands),
+        Section::BulkList => {
+            ui.strong("Bulk action on a list");
+            ui.weak(
+                "Type or paste token numbers, authentication codes or identifiers, one per line. \
+                 Each token goes through the same rules as the single action, and every change \
+                 is audited with your reason.",
+            );
+            ui.add_space(4.0);
+            bulk_ui(ui, &ALL_BULK_ACTIONS, form, &data.reports, commands);
+        }
     }
 }
 
@@ -555,7 +581,8 @@ fn worklist_ui(
     if !actions.is_empty() {
         egui::Panel::bottom("bulk-actions")
             .resizable(true)
-            .default_size(250.0)
+            .default_size(270.0)
+            .min_size(170.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("bulk-scroll")
@@ -810,6 +837,15 @@ fn action_label(action: BulkAction) -> String {
     }
 }
 
+/// Every bulk action, for lists the clerk types.
+const ALL_BULK_ACTIONS: [BulkAction; 5] = [
+    BulkAction::SetState(TokenState::NotEffective),
+    BulkAction::SetState(TokenState::Effective),
+    BulkAction::Unlock,
+    BulkAction::RemoveFromOwner(OwnerKind::Participant),
+    BulkAction::RemoveFromOwner(OwnerKind::Account),
+];
+
 fn bulk_ui(
     ui: &mut egui::Ui,
     actions: &[BulkAction],
@@ -832,10 +868,12 @@ fn bulk_ui(
                 ui.radio_value(&mut form.bulk_action, Some(action), action_label(action));
             }
         });
-        ui.label(format!(
-            "{} rows ticked in the table; add more below.",
-            form.selected.len()
-        ));
+        if !form.selected.is_empty() {
+            ui.label(format!(
+                "{} rows ticked in the table; add more below.",
+                form.selected.len()
+            ));
+        }
         let label = ui.label("Token numbers, authentication codes or identifiers (one per line)");
         ui.add(
             egui::TextEdit::multiline(&mut form.bulk_text)
@@ -843,10 +881,12 @@ fn bulk_ui(
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(label.id);
-        labelled_text(ui, "Reason", &mut form.bulk_reason);
         let input = form.bulk_input();
         let ready = !input.is_empty();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Reason");
+            ui.add(egui::TextEdit::singleline(&mut form.bulk_reason).desired_width(260.0))
+                .labelled_by(label.id);
             let Some(action) = form.bulk_action else {
                 return;
             };
@@ -1041,6 +1081,7 @@ fn export_source_of(place: Place, section: Section) -> Option<ExportSource> {
         Place::Reports => Some(match section {
             Section::Summary => ExportSource::Summary,
             Section::Worklist(worklist) => ExportSource::Worklist(worklist),
+            Section::BulkList => return None,
         }),
         _ => None,
     }

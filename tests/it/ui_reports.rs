@@ -417,3 +417,24 @@ fn pending_verification_worklist_shows_the_code_age() {
     assert!(is_shown(&harness, &pending.number));
     harness.get_by_label("0 h");
 }
+
+#[test]
+fn bulk_action_on_a_typed_list_of_identifiers_and_numbers() {
+    let (mut harness, k, _dir) = open_reports();
+    click(&mut harness, "Bulk action on a list");
+    click(&mut harness, "Unlock");
+    type_lines(
+        &mut harness,
+        "Token numbers, authentication codes or identifiers (one per line)",
+        &format!("locked.user\n{}", k.free_a),
+    );
+    type_into(&mut harness, "Reason", "customer called");
+    click(&mut harness, "Preview");
+    harness.get_by_label_contains("1 would succeed, 1 refused");
+    harness.get_by_label_contains("is not locked");
+    assert!(harness.state().desk().token(&k.locked).unwrap().locked);
+    click(&mut harness, "Apply");
+    harness.get_by_label_contains("1 changed, 1 refused");
+    harness.get_by_label_contains("is not locked");
+    assert!(!harness.state().desk().token(&k.locked).unwrap().locked);
+}
