@@ -245,7 +245,7 @@ pub fn reports_ui(
                  is audited with your reason.",
             );
             ui.add_space(4.0);
-            bulk_ui(ui, &ALL_BULK_ACTIONS, form, &data.reports, commands);
+            bulk_ui(ui, &ALL_BULK_ACTIONS, false, form, &data.reports, commands);
         }
     }
 }
@@ -586,7 +586,7 @@ fn worklist_ui(
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("bulk-scroll")
-                    .show(ui, |ui| bulk_ui(ui, actions, form, data, commands));
+                    .show(ui, |ui| bulk_ui(ui, actions, true, form, data, commands));
             });
     }
     egui::CentralPanel::default().show(ui, |ui| {
@@ -662,8 +662,8 @@ fn token_table_ui(
     builder = builder
         .column(Column::initial(60.0))
         .column(Column::initial(140.0))
-        .column(Column::initial(135.0).clip(true))
-        .column(Column::initial(150.0).clip(true))
+        .column(Column::initial(125.0).clip(true))
+        .column(Column::initial(140.0).clip(true))
         .column(Column::initial(115.0).clip(true))
         .column(Column::initial(115.0).clip(true))
         .column(Column::initial(85.0))
@@ -849,6 +849,7 @@ const ALL_BULK_ACTIONS: [BulkAction; 5] = [
 fn bulk_ui(
     ui: &mut egui::Ui,
     actions: &[BulkAction],
+    has_table: bool,
     form: &mut ReportsForm,
     data: &ReportsData,
     commands: &mut Vec<Command>,
@@ -868,11 +869,13 @@ fn bulk_ui(
                 ui.radio_value(&mut form.bulk_action, Some(action), action_label(action));
             }
         });
-        if !form.selected.is_empty() {
-            ui.label(format!(
-                "{} rows ticked in the table; add more below.",
-                form.selected.len()
-            ));
+        if has_table {
+            // Always one line, so ticking a row does not move the fields below.
+            ui.label(match form.selected.len() {
+                0 => "No rows ticked in the table; tick some, or list tokens below.".to_owned(),
+                1 => "1 row ticked in the table; add more below.".to_owned(),
+                n => format!("{n} rows ticked in the table; add more below."),
+            });
         }
         let label = ui.label("Token numbers, authentication codes or identifiers (one per line)");
         ui.add(
@@ -885,7 +888,7 @@ fn bulk_ui(
         let ready = !input.is_empty();
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("Reason");
-            ui.add(egui::TextEdit::singleline(&mut form.bulk_reason).desired_width(260.0))
+            ui.add(egui::TextEdit::singleline(&mut form.bulk_reason).desired_width(200.0))
                 .labelled_by(label.id);
             let Some(action) = form.bulk_action else {
                 return;
