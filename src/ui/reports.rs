@@ -1037,7 +1037,11 @@ pub fn export_ui(
                         group_digits(status.rows_total)
                     )
                 };
-                ui.add(egui::ProgressBar::new(fraction.min(1.0)).text(text));
+                ui.add(
+                    egui::ProgressBar::new(fraction.min(1.0))
+                        .desired_width(480.0)
+                        .text(text),
+                );
                 if ui.button("Cancel export").clicked() {
                     commands.push(Command::Reports(ReportsCommand::CancelExport));
                 }
@@ -1073,6 +1077,10 @@ pub fn export_ui(
     // An export keeps running only while its dialog shows its progress.
     if close && !status.is_running {
         state.reports.export_open = None;
+        // A notice from the dialog (e.g. no file chosen) was about the dialog.
+        if data.notice.is_some() {
+            commands.push(Command::DismissNotice);
+        }
     }
 }
 
