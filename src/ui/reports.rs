@@ -1014,6 +1014,22 @@ pub fn export_ui(
                     ui.spinner();
                 }
             });
+            let rows = match source {
+                ExportSource::TokensFilter => {
+                    data.tokens.index.as_ref().map(|index| match index.count {
+                        1 => "1 token matches the filter.".to_owned(),
+                        n => format!("{} tokens match the filter.", group_digits(n)),
+                    })
+                }
+                ExportSource::Worklist(worklist) if data.reports.worklist == Some(worklist) => data
+                    .reports
+                    .worklist_count
+                    .map(|count| format!("{} entries in the worklist.", group_digits(count))),
+                _ => None,
+            };
+            if let Some(rows) = rows {
+                ui.label(rows);
+            }
             if source != ExportSource::Summary {
                 ui.checkbox(
                     &mut form.excel_bom,

@@ -294,6 +294,7 @@ fn ctrl_e_exports_what_the_tokens_filter_shows() {
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
     settle(&mut harness);
     harness.get_by_label("Export the tokens the filter shows");
+    harness.get_by_label("1 token matches the filter.");
     let path = dir.path().join("tokens.csv");
     type_into(&mut harness, "Export file", path.to_str().unwrap());
     click(&mut harness, "Export");
