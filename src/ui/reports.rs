@@ -355,7 +355,12 @@ fn definition_table_ui(ui: &mut egui::Ui, report: &SummaryReport) {
             }
             ui.end_row();
             for code in definition_codes(report) {
-                ui.label(code);
+                let name = report
+                    .by_definition_and_state
+                    .iter()
+                    .find(|cell| cell.definition_code == code)
+                    .map_or("", |cell| cell.definition_name.as_str());
+                ui.label(format!("{code} ({name})"));
                 for state in TokenState::ALL {
                     let count = count_of(report, code, state);
                     ui.label(group_digits(count)).on_hover_text(format!(

@@ -132,7 +132,11 @@ fn summary_shows_the_numbers_of_the_known_data_set() {
         [(TokenState::Effective, 4), (TokenState::NotEffective, 1)]
     );
     let code = &report.by_definition_and_state[0].definition_code;
-    assert!(is_shown(&harness, code), "the definition's row is drawn");
+    let name = &report.by_definition_and_state[0].definition_name;
+    assert!(
+        is_shown(&harness, &format!("{code} ({name})")),
+        "the definition's row is drawn"
+    );
     assert_eq!(report.created_per_month.len(), 1);
     assert_eq!(report.created_per_month[0].count, 5);
 }
@@ -438,4 +442,48 @@ fn bulk_action_on_a_typed_list_of_identifiers_and_numbers() {
     harness.get_by_label_contains("1 changed, 1 refused");
     harness.get_by_label_contains("is not locked");
     assert!(!harness.state().desk().token(&k.locked).unwrap().locked);
+}
+
+#[test]
+fn r7_worklist_lists_tokens_the_effective_definition_no_longer_accepts() {
+    let (mut app, _dir) = app_on_new_database();
+    let short = app
+        .desk_mut()
+        .create_token(&TokenDraft {
+            identifier: Some("@home".to_owned()),
+            pass_code: Some(Secret::new("918273645")),
+            ..TokenDraft::default()
+        })
+        .unwrap()
+        .token
+        .number;
+    let fine = app
+        .desk_mut()
+        .create_token(&TokenDraft {
+            identifier: Some("ada@example.com".to_owned()),
+            pass_code: Some(Secret::new("564738291")),
+            ..TokenDraft::default()
+        })
+        .unwrap()
+        .token
+        .number;
+    let settings = tokendesk::domain::DefinitionSettings {
+        identifier: tokendesk::domain::CredentialRule::typed(
+            tokendesk::domain::TextFormat::FreeText,
+            6,
+            64,
+        ),
+        ..Default::default()
+    };
+    crate::support::use_definition(app.desk_mut(), "Longer identifiers", settings);
+    let mut harness = harness(app);
+    settle(&mut harness);
+    go_to(&mut harness, "Reports");
+    click(&mut harness, "Not valid (R7)");
+    harness.get_by_label("Problems");
+    assert!(is_shown(&harness, &short));
+    assert!(!is_shown(&harness, &fine));
+    harness.get_by_label_contains("identifier must be 6");
+    // Counted once the whole list fits on one page.
+    harness.get_by_label("1 entry");
 }
