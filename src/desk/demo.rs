@@ -181,7 +181,7 @@ impl Desk {
                     verification_code_hash: (state == TokenState::PendingVerification)
                         .then_some(unusable_hash.as_str()),
                     verification_expires_at: (state == TokenState::PendingVerification)
-                        .then_some("2099-01-01T00:00:00Z"),
+                        .then_some(expires_at.as_str()),
                     state,
                     participant_id: participant,
                     account_id: account,
