@@ -64,6 +64,11 @@ impl Desk {
         self.clock = clock;
     }
 
+    /// The clock, for background jobs that open their own desk on the same database.
+    pub fn clock(&self) -> Clock {
+        Arc::clone(&self.clock)
+    }
+
     pub fn clerk(&self) -> &str {
         &self.clerk
     }

@@ -161,7 +161,7 @@ impl TokenDeskApp {
         }
         let database = self.desk.path().to_owned();
         let clerk = self.desk.clerk().to_owned();
-        match spawn_summary(database, clerk, Self::wake(ctx)) {
+        match spawn_summary(database, clerk, self.desk.clock(), Self::wake(ctx)) {
             Ok(job) => {
                 self.reports.summary = Some(job);
                 self.data.reports.is_summarising = true;
@@ -258,6 +258,7 @@ impl TokenDeskApp {
             worklist,
             after,
             WORKLIST_PAGE_ROWS,
+            self.desk.clock(),
             Self::wake(ctx),
         ) {
             Ok(job) => {

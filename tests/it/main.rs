@@ -16,5 +16,6 @@ mod import;
 mod secrets;
 mod storage_files;
 mod ui_reports;
+mod ui_snapshots;
 mod ui_support;
 mod ui_window;
