@@ -1,6 +1,8 @@
 //! The eframe shell: draws through `ui`, then applies the clerk's commands through the `desk`.
 //! Owns the open desk, the cached rows the panels draw, the background jobs and the notices.
 
+mod imports;
+
 use std::path::{Path, PathBuf};
 
 use crate::desk::jobs::{BackgroundJob, JobStatus};
@@ -55,6 +57,7 @@ pub struct TokenDeskApp {
     stale: Stale,
     index_job: Option<IndexJob>,
     pick_job: Option<BackgroundJob<Option<PathBuf>>>,
+    imports: imports::ImportJobs,
 }
 
 impl TokenDeskApp {
@@ -68,6 +71,7 @@ impl TokenDeskApp {
             stale: Stale::ALL,
             index_job: None,
             pick_job: None,
+            imports: imports::ImportJobs::default(),
         };
         app.view.last_database = Some(app.desk.path().to_owned());
         app
@@ -96,13 +100,17 @@ impl TokenDeskApp {
 
     /// Whether background work (the token index, a file dialog) is still running.
     pub fn is_busy(&self) -> bool {
-        self.index_job.is_some() || self.pick_job.is_some() || self.stale.tokens
+        self.index_job.is_some()
+            || self.pick_job.is_some()
+            || self.stale.tokens
+            || self.imports.is_busy()
     }
 
     /// Draws one frame and applies what the clerk asked for. Public so UI tests drive it.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_jobs();
+        self.poll_imports(&ctx);
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
         let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
@@ -532,6 +540,9 @@ impl TokenDeskApp {
                 | Command::ActivateDefinition(_)
                 | Command::DeleteDefinition(_)
         );
+        if self.refused_while_importing(is_write, &command) {
+            return;
+        }
         if is_write {
             self.stale = Stale::ALL;
         }
@@ -575,6 +586,7 @@ impl TokenDeskApp {
             }
             Command::PickDatabaseFile { create } => self.pick_database_file(ctx, create),
             Command::OpenDatabase { path, create } => self.open_database(&path, create),
+            Command::Import(command) => self.apply_import(ctx, command),
             command => self.apply_write(command),
         }
     }

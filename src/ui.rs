@@ -3,6 +3,7 @@
 
 mod audit;
 mod definitions;
+pub mod imports;
 mod owners;
 mod tokens;
 
@@ -182,6 +183,7 @@ pub struct Data {
     pub secrets: Option<ShownSecrets>,
     pub check_outcome: Option<Notice>,
     pub is_picking_file: bool,
+    pub imports: imports::ImportsData,
 }
 
 impl Data {
@@ -267,6 +269,7 @@ pub enum Command {
         create: bool,
     },
     DismissNotice,
+    Import(imports::ImportCommand),
 }
 
 /// The open dialog, if any. Only one at a time; Esc closes it without saving.
@@ -327,6 +330,7 @@ pub struct UiState {
     pub scroll_to_row: Option<usize>,
     pub definition_editor: definitions::Editor,
     pub focus_search: bool,
+    pub imports: imports::ImportWizard,
 }
 
 /// Draws the whole window: menu, navigation, status bar, notice and the current place.
@@ -361,15 +365,13 @@ pub fn root_ui(
         if matches!(state.dialog, Dialog::None) {
             notice_ui(ui, data.notice.as_ref(), commands);
         }
+        imports::running_banner_ui(ui, view.place, data);
         match view.place {
             Place::Tokens => tokens::tokens_ui(ui, view, state, data, commands),
             Place::Participants => owners::participants_ui(ui, view, state, data, commands),
             Place::Accounts => owners::accounts_ui(ui, view, state, data, commands),
             Place::Definitions => definitions::definitions_ui(ui, state, data, commands),
-            Place::Imports => {
-                ui.heading("Imports");
-                ui.label("CSV imports of participant tokens will be run from here once the import feature is in place.");
-            }
+            Place::Imports => imports::imports_ui(ui, state, data, commands),
             Place::Reports => {
                 ui.heading("Reports");
                 ui.label("The summary, worklists and exports will appear here once the report feature is in place.");
@@ -389,6 +391,11 @@ fn shortcuts(
 ) {
     let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
     let new = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::N);
+    let import = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::I);
+    if ctx.input_mut(|input| input.consume_shortcut(&import)) && view.place != Place::Imports {
+        view.place = Place::Imports;
+        commands.push(Command::Navigate(Place::Imports));
+    }
     if ctx.input_mut(|input| input.consume_shortcut(&find)) {
         if view.place != Place::Tokens {
             view.place = Place::Tokens;

@@ -15,6 +15,8 @@
 
 mod batches;
 mod hashing;
+mod job;
+mod preview;
 mod sinks;
 mod source;
 
@@ -25,6 +27,10 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+pub use job::{ImportJob, ImportRun, KeptReport, REJECTED_KEPT, RunningImport, spawn_import};
+pub use preview::{
+    ColumnUse, ImportPreview, PREVIEW_ROWS, PreviewColumn, PreviewRow, preview_source,
+};
 pub use sinks::{
     CREDENTIALS_HEADER, CredentialRow, CredentialsSink, CsvFile, MemoryCredentials, MemoryReport,
     REPORT_HEADER, ReportRow, ReportSink, RowOutcome,
@@ -371,7 +377,7 @@ fn run_pass(
         .into());
     }
     let settings = &definition.settings;
-    let generates_secrets = settings.pass_code.is_generated() || settings.verification.required;
+    let generates_secrets = preview::generates_secrets(&definition);
     if mode == Mode::Apply && generates_secrets && output.credentials.is_none() {
         return Err(ImportError::NeedsCredentials.into());
     }

@@ -61,7 +61,7 @@ pub(super) struct FileFacts {
     pub delimiter: u8,
 }
 
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads the whole file once: SHA-256, UTF-8 validity line by line, and the delimiter of the
 /// header line. Nothing of the file is kept.
@@ -251,7 +251,7 @@ const INFORMATIONAL: &[&str] = &[
 ];
 
 impl Column {
-    fn parse(name: &str) -> Option<Self> {
+    pub(super) fn parse(name: &str) -> Option<Self> {
         let name = name.trim().to_lowercase();
         let column = match name.as_str() {
             "participant_number" => Self::ParticipantNumber,
