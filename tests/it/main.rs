@@ -14,5 +14,6 @@ mod export;
 mod hardening;
 mod import;
 mod storage_files;
+mod ui_imports;
 mod ui_support;
 mod ui_window;
