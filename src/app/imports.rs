@@ -11,7 +11,7 @@ use crate::desk::import::{
 };
 use crate::desk::jobs::{BackgroundJob, JobStatus};
 use crate::ui::imports::{ImportCommand, PickTarget, PreviewView, RunOutcome, RunProgress};
-use crate::ui::{Command, Place};
+use crate::ui::{Command, Place, group_digits};
 
 /// Background work of the Imports place.
 #[derive(Default)]
@@ -384,7 +384,9 @@ fn describe(summary: &ImportSummary) -> String {
     };
     let counts = format!(
         "{} {created}, {} unchanged, {} rejected",
-        summary.created, summary.unchanged, summary.rejected
+        group_digits(summary.created),
+        group_digits(summary.unchanged),
+        group_digits(summary.rejected)
     );
     if summary.dry_run {
         format!("Dry run, nothing was changed: {counts}.")
@@ -395,7 +397,7 @@ fn describe(summary: &ImportSummary) -> String {
         let secrets = if summary.generated_secrets > 0 {
             format!(
                 " Generated secrets of {} tokens are in the credentials file; keep it safe.",
-                summary.generated_secrets
+                group_digits(summary.generated_secrets)
             )
         } else {
             String::new()
@@ -405,7 +407,7 @@ fn describe(summary: &ImportSummary) -> String {
         let rows = if summary.rejected == 1 {
             "1 row was rejected".to_owned()
         } else {
-            format!("{} rows were rejected", summary.rejected)
+            format!("{} rows were rejected", group_digits(summary.rejected))
         };
         format!(
             "Nothing was imported because {rows} ({counts}); fix the file, or tick \"Skip invalid rows\" to import the valid rows."

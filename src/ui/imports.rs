@@ -179,14 +179,20 @@ fn section_ui(ui: &mut egui::Ui, title: &str, content: impl FnOnce(&mut egui::Ui
 }
 
 /// A label and a wide path field named by it; returns whether Enter was pressed in it.
-fn path_field(ui: &mut egui::Ui, label: &str, value: &mut String, enabled: bool) -> bool {
+fn path_field(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut String,
+    hint: &str,
+    enabled: bool,
+) -> bool {
     let label = ui.label(label);
     let response = ui
         .add_enabled(
             enabled,
             egui::TextEdit::singleline(value)
                 .desired_width(460.0)
-                .hint_text("/path/to/file.csv"),
+                .hint_text(hint),
         )
         .labelled_by(label.id);
     response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter))
@@ -201,7 +207,13 @@ fn file_ui(
     let is_running = imports.is_running();
     let path = PathBuf::from(wizard.path.trim());
     ui.horizontal(|ui| {
-        let entered = path_field(ui, "CSV file", &mut wizard.path, !is_running);
+        let entered = path_field(
+            ui,
+            "CSV file",
+            &mut wizard.path,
+            "/path/to/tokens.csv",
+            !is_running,
+        );
         let can_browse = !is_running && imports.picking.is_none();
         if ui
             .add_enabled(can_browse, egui::Button::new("Browse…"))
@@ -258,6 +270,7 @@ fn preview_ui(ui: &mut egui::Ui, preview: &ImportPreview) {
         ));
     });
     ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 16.0;
         ui.label("Columns:");
         for column in &preview.columns {
             let name = if column.name.is_empty() {
@@ -274,13 +287,10 @@ fn preview_ui(ui: &mut egui::Ui, preview: &ImportPreview) {
                 ),
                 ColumnUse::Invalid => (format!("{name}: not usable"), ui.visuals().error_fg_color),
             };
-            egui::Frame::new()
-                .inner_margin(egui::Margin::symmetric(4, 1))
-                .stroke(egui::Stroke::new(1.0, color))
-                .corner_radius(3.0)
-                .show(ui, |ui| {
-                    ui.colored_label(color, text);
-                });
+            ui.add(
+                egui::Label::new(egui::RichText::new(text).color(color))
+                    .wrap_mode(egui::TextWrapMode::Extend),
+            );
         }
     });
     if let Some(problem) = &preview.problem {
@@ -357,6 +367,7 @@ fn options_ui(
             ui,
             "Credentials file",
             &mut wizard.credentials_path,
+            "/path/to/new-credentials.csv",
             !is_running,
         );
         if ui
@@ -523,7 +534,15 @@ fn outcome_ui(
                 ui,
                 &format!("Unchanged: {}", group_digits(summary.unchanged)),
             );
-            count_ui(ui, &format!("Rejected: {}", group_digits(summary.rejected)));
+            let rejected = format!("Rejected: {}", group_digits(summary.rejected));
+            if summary.rejected > 0 {
+                let color = ui.visuals().error_fg_color;
+                egui::Frame::group(ui.style()).show(ui, |ui| {
+                    ui.label(egui::RichText::new(rejected).strong().color(color));
+                });
+            } else {
+                count_ui(ui, &rejected);
+            }
         });
     }
     if !outcome.rejected.is_empty() {
@@ -541,7 +560,13 @@ fn outcome_ui(
     if outcome.has_report {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            path_field(ui, "Report file", &mut wizard.report_path, true);
+            path_field(
+                ui,
+                "Report file",
+                &mut wizard.report_path,
+                "/path/to/report.csv",
+                true,
+            );
             let can_pick = imports.picking.is_none();
             if ui
                 .add_enabled(can_pick, egui::Button::new("Choose report file…"))
