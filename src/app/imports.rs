@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{Stale, TokenDeskApp};
 use crate::desk::import::{
     ImportError, ImportJob, ImportRun, ImportSource, ImportSummary, KeptReport, RunningImport,
-    spawn_import,
+    UndoJob, UndoneCounts, spawn_import, spawn_undo,
 };
 use crate::desk::jobs::{BackgroundJob, JobStatus};
 use crate::ui::imports::{ImportCommand, PickTarget, PreviewView, RunOutcome, RunProgress};
@@ -20,12 +20,15 @@ pub(super) struct ImportJobs {
     pick: Option<(PickTarget, BackgroundJob<Option<PathBuf>>)>,
     /// The whole report of the last run, kept for "Save report".
     report: Option<KeptReport>,
+    undo: Option<(i64, UndoTask)>,
 }
+
+type UndoTask = BackgroundJob<Result<UndoneCounts, crate::desk::DeskError>>;
 
 impl ImportJobs {
     /// Whether a run or a file dialog is still going.
     pub(super) fn is_busy(&self) -> bool {
-        self.running.is_some() || self.pick.is_some()
+        self.running.is_some() || self.pick.is_some() || self.undo.is_some()
     }
 }
 
@@ -51,6 +54,13 @@ impl TokenDeskApp {
                 command,
                 Command::OpenDatabase { .. } | Command::Import(ImportCommand::Undo(_))
             );
+        if self.imports.undo.is_some() && is_change {
+            self.notify(
+                true,
+                "A batch is being undone, so changes wait a moment; try again when it is done.",
+            );
+            return true;
+        }
         if is_import_running && is_change {
             self.notify(
                 true,
@@ -97,22 +107,7 @@ impl TokenDeskApp {
                     "There is no report to save; run a dry run or an import first.",
                 ),
             },
-            ImportCommand::Undo(batch_id) => {
-                match self.desk.undo_batch(batch_id) {
-                    Ok(counts) => {
-                        self.stale = Stale::ALL;
-                        self.notify(
-                            false,
-                            format!(
-                                "Batch {batch_id} undone: removed {} tokens, {} participants and {} accounts.",
-                                counts.tokens, counts.participants, counts.accounts
-                            ),
-                        );
-                    }
-                    Err(err) => self.report(&err),
-                }
-                self.data.imports.batches_loaded = false;
-            }
+            ImportCommand::Undo(batch_id) => self.start_undo(ctx, batch_id),
         }
     }
 
@@ -174,6 +169,7 @@ impl TokenDeskApp {
                 }
             }
         }
+        self.poll_undo();
         if self.view.place == Place::Imports && !self.data.imports.batches_loaded {
             self.data.imports.batches_loaded = true;
             match self.desk.batches() {
@@ -181,6 +177,77 @@ impl TokenDeskApp {
                 Err(err) => self.report(&err),
             }
         }
+    }
+
+    fn start_undo(&mut self, ctx: &egui::Context, batch_id: i64) {
+        if self.imports.undo.is_some() {
+            return;
+        }
+        if !self.desk.has_file() {
+            let result = self.desk.undo_batch(batch_id);
+            self.finish_undo(batch_id, result);
+            return;
+        }
+        let job = UndoJob {
+            database: self.desk.path().to_owned(),
+            clerk: self.desk.clerk().to_owned(),
+            hasher: self.desk.hasher().clone(),
+            batch_id,
+        };
+        let wake_ctx = ctx.clone();
+        match spawn_undo(job, move || wake_ctx.request_repaint()) {
+            Ok(task) => {
+                self.imports.undo = Some((batch_id, task));
+                self.data.imports.undoing = Some(batch_id);
+            }
+            Err(err) => self.notify(
+                true,
+                format!(
+                    "The undo could not start: {}.",
+                    crate::desk::describe_io_error(&err)
+                ),
+            ),
+        }
+    }
+
+    fn poll_undo(&mut self) {
+        let Some((batch_id, task)) = &mut self.imports.undo else {
+            return;
+        };
+        let batch_id = *batch_id;
+        let result = match task.poll() {
+            JobStatus::Running(_) => return,
+            JobStatus::Finished(result) => Some(result),
+            JobStatus::Crashed => None,
+        };
+        self.imports.undo = None;
+        self.data.imports.undoing = None;
+        match result {
+            Some(result) => self.finish_undo(batch_id, result),
+            None => self.notify(
+                true,
+                format!("Undoing batch {batch_id} stopped unexpectedly; nothing was removed."),
+            ),
+        }
+    }
+
+    fn finish_undo(&mut self, batch_id: i64, result: Result<UndoneCounts, crate::desk::DeskError>) {
+        match result {
+            Ok(counts) => {
+                self.stale = Stale::ALL;
+                self.notify(
+                    false,
+                    format!(
+                        "Batch {batch_id} undone: removed {} tokens, {} participants and {} accounts.",
+                        group_digits(counts.tokens),
+                        group_digits(counts.participants),
+                        group_digits(counts.accounts)
+                    ),
+                );
+            }
+            Err(err) => self.report(&err),
+        }
+        self.data.imports.batches_loaded = false;
     }
 
     fn show_progress(&mut self) {

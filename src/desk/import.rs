@@ -27,7 +27,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
-pub use job::{ImportJob, ImportRun, KeptReport, REJECTED_KEPT, RunningImport, spawn_import};
+pub use crate::storage::UndoneCounts;
+pub use job::{
+    ImportJob, ImportRun, KeptReport, REJECTED_KEPT, RunningImport, UndoJob, spawn_import,
+    spawn_undo,
+};
 pub use preview::{
     ColumnUse, ImportPreview, PREVIEW_ROWS, PreviewColumn, PreviewRow, preview_source,
 };

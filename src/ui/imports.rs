@@ -105,6 +105,8 @@ pub struct ImportsData {
     pub batches_loaded: bool,
     /// The path a file dialog is open for.
     pub picking: Option<PickTarget>,
+    /// The batch being undone.
+    pub undoing: Option<i64>,
 }
 
 impl ImportsData {
@@ -642,7 +644,13 @@ fn batches_ui(ui: &mut egui::Ui, imports: &ImportsData) -> Option<Dialog> {
         return None;
     }
     let mut dialog = None;
-    let is_running = imports.is_running();
+    let is_busy = imports.is_running() || imports.undoing.is_some();
+    if let Some(batch_id) = imports.undoing {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("Undoing batch {batch_id}…"));
+        });
+    }
     egui::Grid::new("import-batches")
         .striped(true)
         .spacing([12.0, 4.0])
@@ -677,9 +685,9 @@ fn batches_ui(ui: &mut egui::Ui, imports: &ImportsData) -> Option<Dialog> {
                     _ => {
                         ui.label("applied");
                         if ui
-                            .add_enabled(!is_running, egui::Button::new(format!("Undo batch {}", batch.id)))
+                            .add_enabled(!is_busy, egui::Button::new(format!("Undo batch {}", batch.id)))
                             .on_hover_text("Removes the batch's tokens and the owners it created, if none of them changed since.")
-                            .on_disabled_hover_text("Wait for the running import to finish.")
+                            .on_disabled_hover_text("Wait for the running import or undo to finish.")
                             .clicked()
                         {
                             dialog = Some(Dialog::confirm(

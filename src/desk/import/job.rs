@@ -14,7 +14,7 @@ use super::{
 use crate::desk::jobs::{BackgroundJob, JobContext, JobStatus, Progress};
 use crate::desk::{Desk, DeskError, describe_io_error};
 use crate::domain::SecretHasher;
-use crate::storage::Store;
+use crate::storage::{Store, UndoneCounts};
 
 /// Rejected rows kept in memory for the wizard's grid; the report file has them all.
 pub const REJECTED_KEPT: usize = 1000;
@@ -321,4 +321,25 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
+}
+
+/// What a background undo needs: its own connection to `database`.
+#[derive(Clone, Debug)]
+pub struct UndoJob {
+    pub database: PathBuf,
+    pub clerk: String,
+    pub hasher: SecretHasher,
+    pub batch_id: i64,
+}
+
+/// Starts [`Desk::undo_batch`] on a background thread named `undo`: a large batch takes a
+/// while to remove, and the window stays responsive meanwhile.
+pub fn spawn_undo(
+    job: UndoJob,
+    wake: impl Fn() + Send + 'static,
+) -> std::io::Result<BackgroundJob<Result<UndoneCounts, DeskError>>> {
+    BackgroundJob::spawn("undo", wake, move |_| {
+        let mut desk = Desk::new(Store::open(&job.database)?, job.hasher, &job.clerk);
+        desk.undo_batch(job.batch_id)
+    })
 }
