@@ -598,22 +598,32 @@ fn count_ui(ui: &mut egui::Ui, text: &str) {
 }
 
 fn rejected_ui(ui: &mut egui::Ui, rows: &[ReportRow]) {
+    // Generated codes are not in the file, so the column shows only when some row typed one.
+    let has_codes = rows.iter().any(|row| !row.authentication_code.is_empty());
     ui.push_id("import-rejected", |ui| {
         ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
-        egui_extras::TableBuilder::new(ui)
+        let mut table = egui_extras::TableBuilder::new(ui)
             .id_salt("import-rejected-table")
             .striped(true)
             .resizable(true)
             .vscroll(true)
             .max_scroll_height(220.0)
             .auto_shrink([false, true])
-            .column(egui_extras::Column::exact(60.0))
-            .column(egui_extras::Column::initial(150.0))
+            .column(egui_extras::Column::exact(60.0));
+        if has_codes {
+            table = table.column(egui_extras::Column::initial(150.0));
+        }
+        table
             .column(egui_extras::Column::remainder())
             .header(22.0, |mut header| {
-                for title in ["Line", "Authentication code", "Message"] {
+                let titles: &[&str] = if has_codes {
+                    &["Line", "Authentication code", "Message"]
+                } else {
+                    &["Line", "Message"]
+                };
+                for title in titles {
                     header.col(|ui| {
-                        ui.strong(title);
+                        ui.strong(*title);
                     });
                 }
             })
@@ -625,9 +635,11 @@ fn rejected_ui(ui: &mut egui::Ui, rows: &[ReportRow]) {
                     row.col(|ui| {
                         ui.label(rejected.line.to_string());
                     });
-                    row.col(|ui| {
-                        ui.monospace(&rejected.authentication_code);
-                    });
+                    if has_codes {
+                        row.col(|ui| {
+                            ui.monospace(&rejected.authentication_code);
+                        });
+                    }
                     row.col(|ui| {
                         ui.label(super::drawable(&rejected.message))
                             .on_hover_text(super::drawable(&rejected.message));
