@@ -36,6 +36,7 @@ struct Running {
     import: RunningImport,
     dry_run: bool,
     file_name: String,
+    credentials: Option<PathBuf>,
     is_cancelling: bool,
 }
 
@@ -147,9 +148,10 @@ impl TokenDeskApp {
                 JobStatus::Finished(run) => {
                     let dry_run = running.dry_run;
                     let file_name = running.file_name.clone();
+                    let credentials = running.credentials.take();
                     self.imports.running = None;
                     self.data.imports.running = None;
-                    self.finish_run(dry_run, file_name, run);
+                    self.finish_run(dry_run, file_name, credentials.as_deref(), run);
                 }
                 JobStatus::Crashed => {
                     let dry_run = running.dry_run;
@@ -375,6 +377,7 @@ impl TokenDeskApp {
             return;
         }
         let file_name = ImportSource::File(&file).name();
+        let credentials_path = credentials.clone().filter(|_| !options.dry_run);
         let job = ImportJob {
             database: self.desk.path().to_owned(),
             clerk: self.desk.clerk().to_owned(),
@@ -393,6 +396,7 @@ impl TokenDeskApp {
                     import,
                     dry_run: options.dry_run,
                     file_name,
+                    credentials: credentials_path,
                     is_cancelling: false,
                 });
                 self.show_progress();
@@ -407,7 +411,13 @@ impl TokenDeskApp {
         }
     }
 
-    fn finish_run(&mut self, dry_run: bool, file_name: String, run: ImportRun) {
+    fn finish_run(
+        &mut self,
+        dry_run: bool,
+        file_name: String,
+        credentials: Option<&Path>,
+        run: ImportRun,
+    ) {
         let ImportRun {
             result,
             rejected,
@@ -421,9 +431,13 @@ impl TokenDeskApp {
                 if summary.applied {
                     self.stale = Stale::ALL;
                     self.data.imports.batches_loaded = false;
+                    // The file now holds secrets: the next import must choose a new one.
+                    if credentials.is_some() {
+                        self.ui_state.imports.credentials_path.clear();
+                    }
                 }
                 let is_error = !summary.applied && !summary.dry_run;
-                (describe(&summary), is_error, Some(summary))
+                (describe(&summary, credentials), is_error, Some(summary))
             }
             Err(err) => (error_sentence(&err), true, None),
         };
@@ -443,7 +457,7 @@ impl TokenDeskApp {
 }
 
 /// One or two sentences on what a run did, in the window's words.
-fn describe(summary: &ImportSummary) -> String {
+fn describe(summary: &ImportSummary, credentials: Option<&Path>) -> String {
     let created = if summary.applied {
         "created"
     } else {
@@ -462,8 +476,12 @@ fn describe(summary: &ImportSummary) -> String {
             .batch_id
             .map_or(String::new(), |id| format!(" as batch {id}"));
         let secrets = if summary.generated_secrets > 0 {
+            let place = credentials.map_or_else(
+                || "the credentials file".to_owned(),
+                |path| path.display().to_string(),
+            );
             format!(
-                " Generated secrets of {} tokens are in the credentials file; keep it safe.",
+                " Generated secrets of {} tokens are in {place}; keep it safe.",
                 group_digits(summary.generated_secrets)
             )
         } else {

@@ -177,7 +177,18 @@ fn generated_pass_codes_need_a_credentials_file_written_owner_only() {
     assert!(!is_disabled(&harness, "Import"));
     click(&mut harness, "Import");
     harness.get_by_label("Created: 2");
-    harness.get_by_label_contains("Generated secrets of 2 tokens are in the credentials file");
+    harness.get_by_label_contains(&format!(
+        "Generated secrets of 2 tokens are in {}",
+        credentials.display()
+    ));
+    // The file now holds secrets: the next import must choose a new one.
+    assert_eq!(
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::TextInput, "Credentials file")
+            .value()
+            .as_deref(),
+        Some("")
+    );
     assert_eq!(tokens(&harness), 2);
 
     let text = std::fs::read_to_string(&credentials).unwrap();
@@ -198,6 +209,27 @@ fn generated_pass_codes_need_a_credentials_file_written_owner_only() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // A credentials file that exists already is never overwritten.
+    let more = write_file(dir.path(), "more.csv", "identifier\nalan@example.com\n");
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "CSV file")
+        .click();
+    harness.run_steps(2);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "CSV file")
+        .type_text(&more.display().to_string());
+    harness.run_steps(2);
+    click(&mut harness, "Preview");
+    type_into(
+        &mut harness,
+        "Credentials file",
+        &credentials.display().to_string(),
+    );
+    click(&mut harness, "Import");
+    harness.get_by_label_contains("already exists; choose a new file for the credentials");
+    assert_eq!(tokens(&harness), 2);
+    assert_eq!(std::fs::read_to_string(&credentials).unwrap(), text);
     harness
         .state_mut()
         .desk_mut()
