@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Stale, TokenDeskApp};
 use crate::desk::import::{
-    ImportError, ImportJob, ImportRun, ImportSource, ImportSummary, KeptReport, RunningImport,
-    UndoJob, UndoneCounts, spawn_import, spawn_undo,
+    ImportError, ImportJob, ImportSource, ImportSummary, KeptReport, RunningImport, UndoJob,
+    UndoneCounts, WindowImport, WindowRun, spawn_undo, spawn_window_import,
 };
 use crate::desk::jobs::{BackgroundJob, JobStatus};
 use crate::ui::imports::{ImportCommand, PickTarget, PreviewView, RunOutcome, RunProgress};
@@ -336,7 +336,7 @@ impl TokenDeskApp {
     fn preview_import(&mut self, path: PathBuf) {
         let preview = self
             .desk
-            .import_preview(&ImportSource::File(&path))
+            .import_preview(&path)
             .map_err(|err| err.sentence());
         self.data.imports.preview = Some(PreviewView { path, preview });
         // Results of another file (or of this file before it changed) no longer apply.
@@ -378,16 +378,19 @@ impl TokenDeskApp {
         }
         let file_name = ImportSource::File(&file).name();
         let credentials_path = credentials.clone().filter(|_| !options.dry_run);
-        let job = ImportJob {
-            database: self.desk.path().to_owned(),
-            clerk: self.desk.clerk().to_owned(),
+        let import = WindowImport {
+            job: ImportJob {
+                database: self.desk.path().to_owned(),
+                clerk: self.desk.clerk().to_owned(),
+                file,
+                options,
+                report: None,
+                credentials,
+            },
             hasher: self.desk.hasher().clone(),
-            file,
-            options,
-            credentials,
         };
         let wake_ctx = ctx.clone();
-        match spawn_import(job, move || wake_ctx.request_repaint()) {
+        match spawn_window_import(import, move || wake_ctx.request_repaint()) {
             Ok(import) => {
                 self.imports.report = None;
                 self.data.imports.outcome = None;
@@ -416,18 +419,13 @@ impl TokenDeskApp {
         dry_run: bool,
         file_name: String,
         credentials: Option<&Path>,
-        run: ImportRun,
+        run: WindowRun,
     ) {
-        let ImportRun {
-            result,
-            rejected,
-            report,
-            ..
-        } = run;
+        let WindowRun { result, report, .. } = run;
         let has_report = report.is_some();
         self.imports.report = report;
-        let (headline, is_error, summary) = match result {
-            Ok(summary) => {
+        let (headline, is_error, summary, rejected) = match result {
+            Ok(crate::desk::import::ImportResult { summary, rejected }) => {
                 if summary.applied {
                     self.stale = Stale::ALL;
                     self.data.imports.batches_loaded = false;
@@ -437,9 +435,14 @@ impl TokenDeskApp {
                     }
                 }
                 let is_error = !summary.applied && !summary.dry_run;
-                (describe(&summary, credentials), is_error, Some(summary))
+                (
+                    describe(&summary, credentials),
+                    is_error,
+                    Some(summary),
+                    rejected,
+                )
             }
-            Err(err) => (error_sentence(&err), true, None),
+            Err(err) => (error_sentence(&err), true, None, Vec::new()),
         };
         if self.view.place != Place::Imports {
             self.notify(is_error, headline.clone());

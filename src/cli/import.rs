@@ -5,17 +5,14 @@
 //! go to standard error.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult, exit, print_json};
 use crate::desk::Desk;
-use crate::desk::import::{
-    CsvFile, ImportOptions, ImportOutput, ImportProgress, ImportSource, ImportSummary, ReportRow,
-    ReportSink, RowOutcome,
-};
+use crate::desk::import::{ImportJob, ImportOptions, ImportProgress, ImportResult, ImportSummary};
 
 /// Arguments of `tokendesk import`.
 #[derive(Debug, Args)]
@@ -53,26 +50,6 @@ pub enum BatchCommand {
 
 /// How many rejected rows are echoed on standard error when there is no `--report` file.
 const REJECTED_SHOWN: usize = 20;
-
-/// Without `--report`: keeps the first rejected rows to show on standard error.
-#[derive(Default)]
-struct RejectedRows {
-    shown: Vec<ReportRow>,
-}
-
-impl ReportSink for RejectedRows {
-    fn restart(&mut self) -> std::io::Result<()> {
-        self.shown.clear();
-        Ok(())
-    }
-
-    fn row(&mut self, row: &ReportRow) -> std::io::Result<()> {
-        if row.outcome == RowOutcome::Rejected && self.shown.len() < REJECTED_SHOWN {
-            self.shown.push(row.clone());
-        }
-        Ok(())
-    }
-}
 
 /// A progress line on standard error, redrawn at most a few times a second.
 struct ProgressLine {
@@ -122,110 +99,54 @@ impl ProgressLine {
     }
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
 /// Runs `tokendesk import`.
 pub fn run(desk: &mut Desk, args: &ImportArgs) -> CliResult {
-    let outputs = [args.report.as_deref(), args.credentials.as_deref()];
-    if outputs
-        .iter()
-        .flatten()
-        .any(|out| same_file(out, &args.file))
-        || matches!(outputs, [Some(r), Some(c)] if same_file(r, c))
-    {
-        return Err(CliError::new(
-            exit::USAGE,
-            "the import file, the report and the credentials file must be three different files",
-        ));
-    }
-    if let Err(err) = std::fs::metadata(&args.file) {
-        return Err(CliError::file(&args.file, &err));
-    }
-    let options = ImportOptions {
-        dry_run: args.dry_run,
-        skip_invalid: args.skip_invalid,
-        create_owners: args.create_owners,
-        allow_repeat: args.allow_repeat,
+    let job = ImportJob {
+        database: desk.path().to_owned(),
+        clerk: desk.clerk().to_owned(),
+        file: args.file.clone(),
+        options: ImportOptions {
+            dry_run: args.dry_run,
+            skip_invalid: args.skip_invalid,
+            create_owners: args.create_owners,
+            allow_repeat: args.allow_repeat,
+        },
+        report: args.report.clone(),
+        credentials: args.credentials.clone(),
     };
-    let mut report_file = match &args.report {
-        Some(path) => Some(CsvFile::create_report(path).map_err(|err| CliError::file(path, &err))?),
-        None => None,
-    };
-    let credentials_path = args.credentials.as_ref().filter(|_| !args.dry_run);
-    let mut credentials_file = match credentials_path {
-        Some(path) => {
-            Some(CsvFile::create_credentials(path).map_err(|err| CliError::file(path, &err))?)
-        }
-        None => None,
-    };
-    let mut rejected = RejectedRows::default();
     let mut line = ProgressLine {
         started: Instant::now(),
         last_drawn: None,
         is_shown: std::io::stderr().is_terminal(),
     };
     let mut progress = |progress: ImportProgress| line.draw(progress);
+    // Ctrl+C ends the process; SQLite then rolls the open transaction back by itself.
     let never = || false;
-    let result = {
-        let report: &mut dyn ReportSink = match report_file.as_mut() {
-            Some(file) => file,
-            None => &mut rejected,
-        };
-        let mut output = ImportOutput {
-            report,
-            credentials: credentials_file
-                .as_mut()
-                .map(|file| file as &mut dyn crate::desk::import::CredentialsSink),
-            progress: &mut progress,
-            is_cancelled: &never,
-        };
-        desk.import_csv(ImportSource::File(&args.file), options, &mut output)
-    };
+    let result = job.run_with(desk, &mut progress, &never);
     line.clear();
-    drop(credentials_file);
-    drop(report_file);
-    let remove = |path: Option<&PathBuf>| {
-        if let Some(path) = path {
-            // Best effort: the file holds nothing that was applied.
-            let _ = std::fs::remove_file(path);
-        }
-    };
-    match result {
-        Ok(summary) => {
-            if !summary.applied {
-                remove(credentials_path);
-            }
-            for row in &rejected.shown {
-                eprintln!("line {}: {}", row.line, row.message);
-            }
-            eprintln!("{}", describe(&summary, args));
-            print_json(&serde_json::json!({
-                "batch": summary.batch_id,
-                "applied": summary.applied,
-                "dry_run": summary.dry_run,
-                "created": summary.created,
-                "unchanged": summary.unchanged,
-                "rejected": summary.rejected,
-                "generated_secrets": summary.generated_secrets,
-                "sha256": summary.sha256,
-            }))?;
-            Ok(if summary.rejected > 0 {
-                exit::REFUSED
-            } else {
-                exit::SUCCESS
-            })
-        }
-        Err(err) => {
-            remove(credentials_path);
-            remove(args.report.as_ref());
-            Err(CliError::new(err.exit_code(), err.sentence()))
+    let ImportResult { summary, rejected } =
+        result.map_err(|err| CliError::new(err.exit_code(), err.sentence()))?;
+    if args.report.is_none() {
+        for row in rejected.iter().take(REJECTED_SHOWN) {
+            eprintln!("line {}: {}", row.line, row.message);
         }
     }
+    eprintln!("{}", describe(&summary, args));
+    print_json(&serde_json::json!({
+        "batch": summary.batch_id,
+        "applied": summary.applied,
+        "dry_run": summary.dry_run,
+        "created": summary.created,
+        "unchanged": summary.unchanged,
+        "rejected": summary.rejected,
+        "generated_secrets": summary.generated_secrets,
+        "sha256": summary.sha256,
+    }))?;
+    Ok(if summary.rejected > 0 {
+        exit::REFUSED
+    } else {
+        exit::SUCCESS
+    })
 }
 
 /// One or two sentences on what the import did.

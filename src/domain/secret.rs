@@ -209,6 +209,20 @@ mod tests {
     }
 
     #[test]
+    fn unknown_identifiers_cost_a_verification_with_the_current_parameters() {
+        // The dummy hash must use the same parameters as real ones, or timing would tell.
+        let hasher = SecretHasher::default();
+        let real = hasher.hash(&Secret::new("1234")).unwrap();
+        let params_of = |phc: &str| phc.split('$').nth(3).map(str::to_owned);
+        assert_eq!(params_of(&hasher.dummy_hash), params_of(&real));
+        assert!(
+            !hasher
+                .matches(&Secret::new("unknown identifier"), &real)
+                .unwrap()
+        );
+    }
+
+    #[test]
     fn weaker_hashes_are_recognised() {
         let cheap = SecretHasher::cheap_for_tests();
         let hash = cheap.hash(&Secret::new("1234")).unwrap();

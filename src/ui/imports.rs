@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Command, Data, Dialog, Place, UiState, group_digits};
 use crate::desk::import::{
-    ColumnUse, ImportOptions, ImportPreview, ImportSummary, REJECTED_KEPT, ReportRow,
+    ColumnUse, ImportOptions, ImportSummary, REJECTED_KEPT, ReportRow, WizardPreview,
 };
 use crate::domain::BatchRecord;
 
@@ -64,7 +64,7 @@ impl ImportWizard {
 #[derive(Debug)]
 pub struct PreviewView {
     pub path: PathBuf,
-    pub preview: Result<ImportPreview, String>,
+    pub preview: Result<WizardPreview, String>,
 }
 
 /// A dry run or import in progress.
@@ -256,7 +256,7 @@ fn file_ui(
     }
 }
 
-fn preview_ui(ui: &mut egui::Ui, preview: &ImportPreview) {
+fn preview_ui(ui: &mut egui::Ui, preview: &WizardPreview) {
     ui.horizontal_wrapped(|ui| {
         ui.label(format!("Delimiter: {}", preview.delimiter_name()));
         ui.separator();
@@ -317,10 +317,10 @@ fn preview_ui(ui: &mut egui::Ui, preview: &ImportPreview) {
                         ui.strong(&column.name);
                     }
                     ui.end_row();
-                    for row in &preview.rows {
-                        ui.weak(row.line.to_string());
-                        for index in 0..preview.columns.len().max(row.cells.len()) {
-                            ui.label(row.cells.get(index).map_or("", String::as_str));
+                    for (line, cells) in &preview.rows {
+                        ui.weak(line.to_string());
+                        for index in 0..preview.columns.len().max(cells.len()) {
+                            ui.label(cells.get(index).map_or("", String::as_str));
                         }
                         ui.end_row();
                     }
@@ -393,7 +393,7 @@ fn options_ui(
 fn current_preview<'d>(
     wizard: &ImportWizard,
     imports: &'d ImportsData,
-) -> Option<&'d ImportPreview> {
+) -> Option<&'d WizardPreview> {
     imports
         .preview
         .as_ref()

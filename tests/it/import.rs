@@ -496,15 +496,24 @@ fn r41_importing_the_same_rows_again_leaves_them_unchanged() {
     );
     // The same tokens in another file (no pass code needed; identifier spelt differently).
     let again = format!(
-        "participant_number;account_number;identifier;authentication_code\n\
-         {participant};{account}; Ada@Example.com;U1\n;;;U2\n;;;U3\n"
+        "participant_number;account_number;identifier;authentication_code;pass_code\n\
+         {participant};{account}; Ada@Example.com;U1;9999\n;;;U2;\n;;;U3;\n"
     );
     let run = import(&mut desk, &again, defaults());
     check(
         &run,
         "applied 1/2/0",
-        &["2 unchanged", "3 unchanged", "4 created"],
+        &[
+            "2 unchanged: the pass code in the file was not used",
+            "3 unchanged: same owners and identifier.",
+            "4 created",
+        ],
     );
+    desk.authenticate(&Credentials::Identifier {
+        identifier: "ada@example.com".to_owned(),
+        pass_code: Secret::new("1234"),
+    })
+    .expect("the stored pass code stays");
     assert_eq!(tokens(&desk), 3);
     // The identifier alone finds the token too.
     let by_identifier = format!(
@@ -665,6 +674,20 @@ fn unknown_owners_are_rejected_unless_create_owners() {
     assert_eq!(
         token_by_code(&desk, "N1").participant_number.as_deref(),
         Some("RP-EXT-1")
+    );
+    // Owner numbers are at most 40 characters without spaces, and are not echoed in full.
+    let long = format!(
+        "authentication_code,account_number\nL1,{}\nL2,ACR 1\n",
+        "9".repeat(5000)
+    );
+    let run = import(&mut desk, &long, create_owners());
+    check(
+        &run,
+        "not applied 0/0/2",
+        &[
+            "2 rejected: account number 9999999999999999999999999999999999999999… must be at most 40 characters",
+            "3 rejected: account number ACR 1 must be at most 40 characters without spaces",
+        ],
     );
     // New owners need their names, and a new participant its account.
     let csv = "authentication_code,participant_number,participant_name,account_number,account_name\n\
@@ -858,6 +881,34 @@ fn r44_generated_secrets_need_a_credentials_file() {
 }
 
 #[test]
+fn r44_generated_pass_codes_only_with_identifiers_need_no_credentials_file_without_them() {
+    let mut desk = fresh_desk();
+    let settings = DefinitionSettings {
+        pass_code: CredentialRule::random(Alphabet::Digits, 6),
+        authentication_code: CredentialRule::typed(TextFormat::FreeText, 1, 64),
+        ..DefinitionSettings::default()
+    };
+    use_definition(&mut desk, "PIN on request", settings);
+    // No identifier column, identifiers typed and optional: no pass code can be generated.
+    let run = import_with(
+        &mut desk,
+        b"authentication_code\nCARD1\n",
+        defaults(),
+        false,
+        None,
+    );
+    check(&run, "applied 1/0/0", &["2 created"]);
+    let run = import_with(
+        &mut desk,
+        b"identifier\nada@example.com\n",
+        defaults(),
+        false,
+        None,
+    );
+    check(&run, "error: no credentials file", &[]);
+}
+
+#[test]
 fn a_dry_run_changes_nothing() {
     let mut desk = card_desk();
     let csv = "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\n,ACR-D,Dry Ltd\nDRY1,,\n";
@@ -1010,6 +1061,20 @@ fn r45_undo_removes_the_batch_and_the_owners_it_created() {
     let undone = &desk.batches().unwrap()[0];
     assert!(undone.undone_at.is_some());
     assert_eq!(undone.undone_by.as_deref(), Some("clerk"));
+    let events = desk
+        .audit_events(&Default::default(), i64::MAX, 100)
+        .unwrap();
+    let undo = events
+        .iter()
+        .find(|e| e.action == "import.undo")
+        .expect("one audit event for the undo");
+    assert_eq!(undo.batch_id, Some(batch));
+    assert!(
+        undo.details
+            .contains("removed 2 tokens, 1 participants, 1 accounts"),
+        "{}",
+        undo.details
+    );
     let again = desk.undo_batch(batch).unwrap_err().to_string();
     assert!(again.contains("already undone"), "{again}");
     // An undone file may be imported again.
@@ -1099,6 +1164,14 @@ fn blank_lines_are_skipped_and_do_not_shift_line_numbers() {
         defaults(),
     );
     check(&run, "applied 2/0/0", &["3 created", "6 created"]);
+    // Rows of bare delimiters below the data are skipped too; a row with a state is a token.
+    let mut desk = fresh_desk();
+    let run = import(
+        &mut desk,
+        "authentication_code,state\n,effective\n,\n , \n",
+        defaults(),
+    );
+    check(&run, "applied 1/0/0", &["2 created"]);
 }
 
 /// The built binary, on a database in a temporary folder.
@@ -1332,4 +1405,252 @@ fn a_file_changed_during_the_import_is_not_applied() {
         report.rows.is_empty(),
         "the report of an import that failed is emptied"
     );
+}
+
+#[test]
+fn r40_an_exported_file_imports_back_as_unchanged_rows() {
+    let mut desk = fresh_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let linked = TokenDraft {
+        participant_number: Some(participant.clone()),
+        account_number: Some(account.clone()),
+        identifier: Some("+1 555 010 9999".to_owned()),
+        pass_code: Some(Secret::new("4711")),
+        ..TokenDraft::default()
+    };
+    desk.create_token(&linked).unwrap();
+    desk.create_token(&TokenDraft {
+        account_number: Some(account.clone()),
+        identifier: Some("=formula@example.com".to_owned()),
+        pass_code: Some(Secret::new("1234")),
+        ..TokenDraft::default()
+    })
+    .unwrap();
+    let loose = desk.create_token(&TokenDraft::default()).unwrap().token;
+    desk.set_token_state(&loose.number, TokenState::NotEffective, "spare card")
+        .unwrap();
+    let mut exported = Vec::new();
+    desk.export_tokens(
+        &TokenFilter::default(),
+        tokendesk::desk::export::ExportOptions { excel_bom: true },
+        &mut exported,
+        &mut |_| {},
+        &|| false,
+    )
+    .unwrap();
+    let run = import_with(&mut desk, &exported, defaults(), true, None);
+    check(
+        &run,
+        "applied 0/3/0",
+        &["2 unchanged", "3 unchanged", "4 unchanged"],
+    );
+    assert_eq!(tokens(&desk), 3);
+}
+
+#[test]
+fn the_window_runs_an_import_on_a_named_background_thread() {
+    use tokendesk::desk::import::{ImportJob, spawn_import};
+    let desk = card_desk();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cards.csv");
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..3000 {
+        csv.push_str(&format!("JOB{n:05}\n"));
+    }
+    csv.push_str("JOB00001\n");
+    std::fs::write(&file, &csv).unwrap();
+    let job = ImportJob {
+        database: desk.path(),
+        clerk: "window".to_owned(),
+        file: file.clone(),
+        options: ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+        report: Some(dir.path().join("report.csv")),
+        credentials: None,
+    };
+    // Cancelled at once: nothing applied, the report removed.
+    let cancelled = spawn_import(job.clone(), || {}).unwrap();
+    cancelled.request_cancel();
+    let err = cancelled.wait().unwrap().unwrap_err();
+    assert!(matches!(err, ImportError::Cancelled), "{err}");
+    assert!(!dir.path().join("report.csv").exists());
+    assert_eq!(tokens(&desk), 0);
+    // Run to the end: the window's own connection sees the tokens, the grid gets the rejected row.
+    let result = spawn_import(job, || {}).unwrap().wait().unwrap().unwrap();
+    assert_eq!((result.summary.created, result.summary.rejected), (3000, 1));
+    assert_eq!(result.rejected.len(), 1);
+    assert_eq!(result.rejected[0].line, 3002);
+    assert_eq!(tokens(&desk), 3000);
+    assert_eq!(desk.batches().unwrap()[0].clerk, "window");
+    let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
+    assert_eq!(report.lines().count(), 3002);
+}
+
+/// Cells a clerk's file may hold: good codes, damage, guards, quotes, separators, line breaks.
+fn cell() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::prop_oneof![
+        proptest::string::string_regex("[A-Z0-9]{1,8}").unwrap(),
+        proptest::string::string_regex("[a-z]{3,6}@example\\.com").unwrap(),
+        proptest::string::string_regex("[0-9]{4,6}").unwrap(),
+        proptest::sample::select(vec![
+            String::new(),
+            "1.23E+11".to_owned(),
+            "'=SUM(A1)".to_owned(),
+            "\"quoted, with comma\"".to_owned(),
+            "\"two\nlines\"".to_owned(),
+            "ÄÖÜ ß 漢字".to_owned(),
+            "effective".to_owned(),
+            "not_effective".to_owned(),
+            "\"".to_owned(),
+            ";".to_owned(),
+            "\t".to_owned(),
+            " ".to_owned(),
+        ]),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Whatever the rows hold: no panic; either a refusal with one sentence and nothing
+    /// applied, or one report line per applied or rejected row, in file order.
+    #[test]
+    fn arbitrary_rows_never_half_apply(
+        rows in proptest::collection::vec(proptest::collection::vec(cell(), 0..5), 0..12),
+        skip_invalid: bool,
+        crlf: bool,
+    ) {
+        let mut desk = card_desk();
+        let end = if crlf { "\r\n" } else { "\n" };
+        let mut csv = format!("authentication_code,identifier,pass_code,state{end}");
+        for row in &rows {
+            csv.push_str(&row.join(","));
+            csv.push_str(end);
+        }
+        let options = ImportOptions { skip_invalid, ..defaults() };
+        let run = import_with(&mut desk, csv.as_bytes(), options, true, None);
+        match &run.result {
+            Ok(summary) => {
+                proptest::prop_assert_eq!(
+                    run.report.len() as u64,
+                    summary.created + summary.unchanged + summary.rejected
+                );
+                let lines: Vec<u64> = run
+                    .report
+                    .iter()
+                    .map(|line| line.split(' ').next().unwrap().parse().unwrap())
+                    .collect();
+                proptest::prop_assert!(lines.windows(2).all(|pair| pair[0] < pair[1]), "{:?}", lines);
+                let expected = if summary.applied { summary.created } else { 0 };
+                proptest::prop_assert_eq!(tokens(&desk), expected);
+                proptest::prop_assert!(summary.applied || summary.rejected > 0);
+            }
+            Err(err) => {
+                proptest::prop_assert!(err.sentence().ends_with('.'));
+                proptest::prop_assert_eq!(tokens(&desk), 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn progress_ends_at_the_whole_file() {
+    let mut desk = card_desk();
+    let csv = "authentication_code\nPR1\nPR2\n";
+    let mut report = MemoryReport::default();
+    let mut seen = Vec::new();
+    let mut progress = |p: tokendesk::desk::import::ImportProgress| seen.push(p);
+    let never = || false;
+    let mut output = ImportOutput {
+        report: &mut report,
+        credentials: None,
+        progress: &mut progress,
+        is_cancelled: &never,
+    };
+    desk.import_csv(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes: csv.as_bytes(),
+        },
+        defaults(),
+        &mut output,
+    )
+    .unwrap();
+    let last = seen.last().copied().expect("progress was reported");
+    assert_eq!((last.rows, last.done_bytes, last.total_bytes), (2, 28, 28));
+}
+
+#[test]
+fn the_wizard_previews_delimiter_columns_and_first_rows() {
+    use tokendesk::desk::import::preview;
+    let bytes =
+        "\u{feff}Authentication_Code;State\r\nP1;effective\r\n;\r\n\"P\n2\";\r\nP3;\r\n".as_bytes();
+    let shown = preview(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes,
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(shown.delimiter, ';');
+    assert_eq!(shown.columns, ["Authentication_Code", "State"]);
+    assert_eq!(shown.header_problem, None);
+    assert_eq!(
+        shown.rows,
+        [
+            (2, vec!["P1".to_owned(), "effective".to_owned()]),
+            (4, vec!["P\n2".to_owned(), String::new()]),
+        ]
+    );
+    let unknown = preview(
+        ImportSource::Bytes {
+            name: "p.csv",
+            bytes: b"identifier,passcode\nx,1\n",
+        },
+        5,
+    )
+    .unwrap();
+    assert!(
+        unknown
+            .header_problem
+            .unwrap()
+            .contains("unknown column \"passcode\"")
+    );
+    assert!(matches!(
+        preview(
+            ImportSource::Bytes {
+                name: "p.csv",
+                bytes: b""
+            },
+            5
+        ),
+        Err(ImportError::Empty)
+    ));
+}
+
+#[test]
+fn r8_imported_pass_codes_reach_no_database_file_and_no_report() {
+    let mut desk = card_desk();
+    let csv = "authentication_code,identifier,pass_code\nSEC1,ada@example.com,73519246\nSEC2,bob@example.com,73519246\n";
+    let run = import(&mut desk, csv, defaults());
+    check(&run, "applied 2/0/0", &["2 created", "3 created"]);
+    assert!(run.report.iter().all(|line| !line.contains("73519246")));
+    assert!(!crate::support::database_files_contain(
+        &desk.path(),
+        b"73519246"
+    ));
+    let run = import(
+        &mut desk,
+        "authentication_code,identifier,pass_code\nSEC3,ada@example.com,73519246\n",
+        defaults(),
+    );
+    check(
+        &run,
+        "not applied 0/0/1",
+        &["2 rejected: identifier already belongs"],
+    );
+    assert!(run.report.iter().all(|line| !line.contains("73519246")));
 }

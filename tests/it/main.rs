@@ -13,6 +13,7 @@ mod desk_tokens;
 mod export;
 mod hardening;
 mod import;
+mod secrets;
 mod storage_files;
 mod ui_imports;
 mod ui_support;

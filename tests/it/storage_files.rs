@@ -186,3 +186,60 @@ fn a_database_locked_by_another_program_gives_a_clear_message() {
         "works again once the other program lets go"
     );
 }
+
+/// Makes a file read-only even for root (`chattr +i`), or by permissions for other users;
+/// undone when dropped so the temporary folder can be removed.
+struct ReadOnlyFile(std::path::PathBuf);
+
+impl ReadOnlyFile {
+    fn new(path: &Path) -> Self {
+        let immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !immutable {
+            let mut permissions = std::fs::metadata(path).unwrap().permissions();
+            permissions.set_readonly(true);
+            std::fs::set_permissions(path, permissions).unwrap();
+        }
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for ReadOnlyFile {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_database_gives_a_clear_message_and_stays_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    let mut desk = Desk::new(
+        Store::open(&path).unwrap(),
+        tokendesk::domain::SecretHasher::cheap_for_tests(),
+        "clerk",
+    );
+    desk.create_account("Northwind").unwrap();
+    drop(desk);
+    let before = std::fs::read(&path).unwrap();
+    let _guard = ReadOnlyFile::new(&path);
+    let message = match Store::open(&path) {
+        Err(err) => tokendesk::desk::DeskError::from(err).sentence(),
+        Ok(store) => {
+            let mut desk = Desk::new(
+                store,
+                tokendesk::domain::SecretHasher::cheap_for_tests(),
+                "clerk",
+            );
+            desk.create_account("Contoso").unwrap_err().sentence()
+        }
+    };
+    assert!(message.contains("read-only"), "{message}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

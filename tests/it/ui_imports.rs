@@ -48,7 +48,7 @@ fn preview(harness: &mut Harness<'static, TokenDeskApp>, path: &Path) {
 const OWNERS_CSV: &str = "account_number,account_name,identifier,pass_code,created_at\n\
 ACR-1,Acme Ltd,ada@example.com,4711,\n\
 ACR-1,Acme Ltd,alan@example.com,12,\n\
-,,,,\n";
+,,,,2026-01-01T00:00:00Z\n";
 
 #[test]
 fn ctrl_i_opens_imports_and_the_preview_shows_delimiter_and_columns() {

@@ -89,11 +89,14 @@ fn work(hasher: &SecretHasher, jobs: &Mutex<Receiver<HashJob>>, done: &Sender<Ha
         let Ok(job) = job else {
             return;
         };
-        let hashes = job
-            .secrets
-            .iter()
-            .map(|secret| hasher.hash_reusing(secret, &mut memory))
-            .collect();
+        // A panic must not leave its row waiting forever: it becomes an error like any other.
+        let hashes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job.secrets
+                .iter()
+                .map(|secret| hasher.hash_reusing(secret, &mut memory))
+                .collect()
+        }))
+        .unwrap_or_else(|_| Err(HashError::Hashing("a hashing thread failed".to_owned())));
         if done
             .send(HashDone {
                 ticket: job.ticket,

@@ -58,10 +58,12 @@ pub(super) struct FileFacts {
     pub total_bytes: u64,
     /// Physical lines, header included: an upper bound of the rows, to size tables once.
     pub lines: u64,
+    /// Whether the header names a `pass_code` column (a first look, to size the page cache).
+    pub has_pass_codes: bool,
     pub delimiter: u8,
 }
 
-pub(super) const BOM: &[u8] = b"\xEF\xBB\xBF";
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads the whole file once: SHA-256, UTF-8 validity line by line, and the delimiter of the
 /// header line. Nothing of the file is kept.
@@ -72,6 +74,7 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
     let mut line_number = 0u64;
     let mut total_bytes = 0u64;
     let mut delimiter = None;
+    let mut has_pass_codes = false;
     loop {
         line.clear();
         let read = reader
@@ -92,7 +95,16 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
             return Err(ImportError::NotUtf8 { line: line_number });
         }
         if delimiter.is_none() {
-            delimiter = Some(detect_delimiter(text));
+            let detected = detect_delimiter(text);
+            delimiter = Some(detected);
+            has_pass_codes = String::from_utf8_lossy(text)
+                .split(char::from(detected))
+                .any(|name| {
+                    name.trim()
+                        .trim_matches('"')
+                        .trim()
+                        .eq_ignore_ascii_case("pass_code")
+                });
         }
     }
     let Some(delimiter) = delimiter else {
@@ -103,6 +115,7 @@ pub(super) fn inspect(source: &ImportSource<'_>) -> Result<FileFacts, ImportErro
         sha256,
         total_bytes,
         lines: line_number,
+        has_pass_codes,
         delimiter,
     })
 }
@@ -348,6 +361,33 @@ mod tests {
         assert_eq!(detect_delimiter(b"a\tb\tc"), b'\t');
         assert_eq!(detect_delimiter(b"\"a;b;c\",d"), b',');
         assert_eq!(detect_delimiter(b"authentication_code"), b',');
+    }
+
+    /// The line each record starts on, as the import reports it.
+    fn record_lines(text: &[u8]) -> Vec<u64> {
+        let source = ImportSource::Bytes {
+            name: "t.csv",
+            bytes: text,
+        };
+        let mut reader = csv_reader(&source, b',').unwrap();
+        let mut record = csv::StringRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_record(&mut record).unwrap() {
+            let byte = record.position().map_or(0, csv::Position::byte);
+            lines.push(reader.get_ref().line_at(byte));
+        }
+        lines
+    }
+
+    #[test]
+    fn records_start_on_their_own_line_whatever_the_line_endings() {
+        assert_eq!(record_lines(b"h\na\nb\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"h\r\na\r\nb\r\n"), [1, 2, 3]);
+        assert_eq!(record_lines(b"\xEF\xBB\xBFh\r\n\r\na\r\n\n\nb"), [1, 3, 6]);
+        assert_eq!(
+            record_lines(b"h\n\"x\ny\"\nb\r\n\"1\r\n2\r\n3\"\nc\n"),
+            [1, 2, 4, 5, 8]
+        );
     }
 
     #[test]
