@@ -416,6 +416,15 @@ fn menu_ui(
     commands: &mut Vec<Command>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
+        // While an import holds the database, changes wait (the banner says why).
+        if data
+            .imports
+            .running
+            .as_ref()
+            .is_some_and(|run| !run.dry_run)
+        {
+            ui.disable();
+        }
         ui.menu_button("Database", |ui| {
             if ui.button("Open database…").clicked() {
                 state.dialog = Dialog::Database {

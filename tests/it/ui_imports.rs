@@ -257,6 +257,12 @@ fn cancel_leaves_the_database_as_it_was() {
     // The run is in progress: the buttons wait, and Cancel is offered.
     assert!(harness.state().is_busy());
     assert!(is_disabled(&harness, "Dry run"));
+    // The window stays responsive: other places show why changes wait.
+    harness.get_all_by_label("Tokens").next().unwrap().click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("changes are paused until it finishes or is cancelled");
+    harness.get_all_by_label("Imports").next().unwrap().click();
+    harness.run_steps(2);
     harness.get_by_label("Cancel").click();
     settle(&mut harness);
     harness.get_by_label("The import was cancelled; nothing was changed.");
