@@ -72,6 +72,8 @@ fn ctrl_i_opens_imports_and_the_preview_shows_delimiter_and_columns() {
     harness.get_by_label("passcode: unknown column");
     harness.get_by_label_contains("names an unknown column \"passcode\"");
     harness.get_by_label("ada@example.com");
+    // A misspelt pass-code column holds clear pass codes all the same: they are masked.
+    assert!(harness.query_by_label("4711").is_none());
     assert!(is_disabled(&harness, "Dry run"));
     assert!(is_disabled(&harness, "Import"));
 

@@ -97,11 +97,7 @@ impl Desk {
             ),
             Err(err) => (Some(err.sentence()), false),
         };
-        let is_secret: Vec<bool> = seen
-            .columns
-            .iter()
-            .map(|name| Column::parse(name) == Some(Column::PassCode))
-            .collect();
+        let is_secret: Vec<bool> = seen.columns.iter().map(|name| looks_secret(name)).collect();
         let rows = seen
             .rows
             .into_iter()
@@ -132,6 +128,20 @@ impl Desk {
             definition_code: definition.code,
             generates_secrets: generates,
         })
+    }
+}
+
+/// Whether a column's values are kept out of sight: pass codes, and unknown columns whose name
+/// suggests a secret (a misspelt `passcode` holds clear pass codes all the same).
+fn looks_secret(name: &str) -> bool {
+    match Column::parse(name) {
+        Some(column) => column == Column::PassCode,
+        None => {
+            let lower = name.to_lowercase();
+            ["pass", "pin", "pwd", "secret", "code"]
+                .iter()
+                .any(|word| lower.contains(word))
+        }
     }
 }
 
@@ -397,6 +407,16 @@ mod tests {
                 ColumnUse::Invalid
             ]
         );
+    }
+
+    #[test]
+    fn pass_codes_and_secret_looking_unknown_columns_are_masked() {
+        assert!(looks_secret("pass_code"));
+        assert!(looks_secret("Passcode"));
+        assert!(looks_secret("PIN"));
+        assert!(!looks_secret("identifier"));
+        assert!(!looks_secret("authentication_code"));
+        assert!(!looks_secret("colour"));
     }
 
     #[test]
