@@ -416,13 +416,8 @@ fn menu_ui(
     commands: &mut Vec<Command>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
-        // While an import holds the database, changes wait (the banner says why).
-        if data
-            .imports
-            .running
-            .as_ref()
-            .is_some_and(|run| !run.dry_run)
-        {
+        // While an import or dry run holds the database, changes wait (the banner says why).
+        if data.imports.is_running() {
             ui.disable();
         }
         ui.menu_button("Database", |ui| {

@@ -44,39 +44,37 @@ impl TokenDeskApp {
     /// Refuses a change while an import holds the database's write lock (it would only wait
     /// and fail); the clerk reads why. Returns whether `command` was refused.
     pub(super) fn refused_while_importing(&mut self, is_write: bool, command: &Command) -> bool {
-        let is_import_running = self
-            .imports
-            .running
-            .as_ref()
-            .is_some_and(|running| !running.dry_run);
-        let is_dry_run_running = self.imports.running.is_some() && !is_import_running;
         let is_change = is_write
             || matches!(
                 command,
                 Command::OpenDatabase { .. } | Command::Import(ImportCommand::Undo(_))
             );
-        if self.imports.undo.is_some() && is_change {
+        if !is_change {
+            return false;
+        }
+        if self.imports.undo.is_some() {
             self.notify(
                 true,
                 "A batch is being undone, so changes wait a moment; try again when it is done.",
             );
             return true;
         }
-        if is_import_running && is_change {
-            self.notify(
-                true,
-                "An import is running, so changes are paused; wait for it to finish or cancel it in Imports.",
-            );
-            return true;
+        // A dry run holds the write lock too: it checks inside a transaction it rolls back.
+        match &self.imports.running {
+            Some(running) => {
+                let what = if running.dry_run {
+                    "A dry run"
+                } else {
+                    "An import"
+                };
+                self.notify(
+                    true,
+                    format!("{what} is running, so changes are paused; wait for it to finish or cancel it in Imports."),
+                );
+                true
+            }
+            None => false,
         }
-        if is_dry_run_running && matches!(command, Command::OpenDatabase { .. }) {
-            self.notify(
-                true,
-                "A dry run is running; wait for it to finish or cancel it in Imports before opening another database.",
-            );
-            return true;
-        }
-        false
     }
 
     pub(super) fn apply_import(&mut self, ctx: &egui::Context, command: ImportCommand) {

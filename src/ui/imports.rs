@@ -121,14 +121,19 @@ pub fn running_banner_ui(ui: &mut egui::Ui, place: Place, data: &Data) {
     let Some(running) = &data.imports.running else {
         return;
     };
-    if place == Place::Imports || running.dry_run {
+    if place == Place::Imports {
         return;
     }
+    let what = if running.dry_run {
+        "A dry run"
+    } else {
+        "An import"
+    };
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label(format!(
-                "An import of {} is running ({} rows so far): changes are paused until it finishes or is cancelled in Imports; you can still look things up.",
+                "{what} of {} is running ({} rows so far): changes are paused until it finishes or is cancelled in Imports; you can still look things up.",
                 running.file_name,
                 group_digits(running.rows)
             ));
