@@ -259,6 +259,8 @@ fn cancel_leaves_the_database_as_it_was() {
     // The run is in progress: the buttons wait, and Cancel is offered.
     assert!(harness.state().is_busy());
     assert!(is_disabled(&harness, "Dry run"));
+    harness.get_by_label_contains("Importing big.csv: ");
+    harness.get_by_label_contains(" rows/s");
     // The window stays responsive: other places show why changes wait.
     harness.get_all_by_label("Tokens").next().unwrap().click();
     harness.run_steps(2);
