@@ -95,9 +95,22 @@ impl DeskError {
     }
 }
 
-/// Turns a clause into a sentence: capital first letter, final full stop.
+/// Turns a clause into a sentence: capital first letter, final full stop, one line (control
+/// characters echoed from a file, such as line breaks, are shown escaped, e.g. `\n`).
 pub fn sentence(text: &str) -> String {
-    let text = text.trim();
+    let text: String = text
+        .trim()
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    let text = text.as_str();
     let mut chars = text.chars();
     let mut out: String = match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -94,3 +94,180 @@ proptest! {
         }
     }
 }
+
+mod csv_import {
+    //! The CSV import path fed arbitrary bytes and structured-but-wrong rows: no panic, every
+    //! rejection with a line number and a sentence, and all-or-nothing holds.
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use proptest::prelude::*;
+    use tokendesk::desk::TokenFilter;
+    use tokendesk::desk::import::{
+        ImportOptions, ImportOutput, ImportSource, MemoryCredentials, MemoryReport, RowOutcome,
+    };
+
+    use super::assert_one_sentence;
+    use crate::support::{TestDesk, fresh_desk};
+
+    const COLUMNS: &[&str] = &[
+        "participant_number",
+        "participant_name",
+        "account_number",
+        "account_name",
+        "identifier",
+        "pass_code",
+        "authentication_code",
+        "state",
+        "token_number",
+        "locked",
+        " Identifier ",
+        "passcode",
+        "",
+    ];
+
+    const VALUES: &[&str] = &[
+        "",
+        " ",
+        "1234",
+        "ada@example.com",
+        "ADA@example.com ",
+        "1.23E+11",
+        "'=SUM(A1)",
+        "'+1",
+        "RP0000000001",
+        "ACR0000000001",
+        "effective",
+        "not_effective",
+        "pending_verification",
+        "Ada Lovelace",
+        "\"quoted, with comma\"",
+        "line\nbreak",
+        "ÄÖÜ 名前",
+        "\u{0}",
+        "x;y\tz",
+    ];
+
+    fn import(
+        desk: &mut TestDesk,
+        bytes: &[u8],
+        options: ImportOptions,
+    ) -> (Result<(), String>, MemoryReport) {
+        let mut report = MemoryReport::default();
+        let mut credentials = MemoryCredentials::default();
+        let cancelled = AtomicBool::new(false);
+        let mut progress = |_| {};
+        let is_cancelled = || cancelled.load(Ordering::SeqCst);
+        let mut output = ImportOutput {
+            report: &mut report,
+            credentials: Some(&mut credentials),
+            progress: &mut progress,
+            is_cancelled: &is_cancelled,
+        };
+        let result = desk
+            .import_csv(
+                ImportSource::Bytes {
+                    name: "fuzz.csv",
+                    bytes,
+                },
+                options,
+                &mut output,
+            )
+            .map(|_| ())
+            .map_err(|err| err.sentence());
+        (result, report)
+    }
+
+    fn check_outcome(
+        desk: &mut TestDesk,
+        bytes: &[u8],
+        options: ImportOptions,
+    ) -> Result<(), TestCaseError> {
+        let before = desk.count_tokens(&TokenFilter::default()).unwrap();
+        let (result, report) = import(desk, bytes, options);
+        let after = desk.count_tokens(&TokenFilter::default()).unwrap();
+        match result {
+            Err(sentence) => {
+                assert_one_sentence(&sentence);
+                prop_assert_eq!(before, after, "a refused import changes nothing");
+            }
+            Ok(()) => {
+                let rejected = report
+                    .rows
+                    .iter()
+                    .filter(|r| r.outcome == RowOutcome::Rejected)
+                    .count();
+                let created = report
+                    .rows
+                    .iter()
+                    .filter(|r| r.outcome == RowOutcome::Created)
+                    .count() as u64;
+                for row in report
+                    .rows
+                    .iter()
+                    .filter(|r| r.outcome == RowOutcome::Rejected)
+                {
+                    prop_assert!(row.line >= 2, "rejections name a data line: {:?}", row);
+                    assert_one_sentence(&tokendesk::desk::error_sentence(&row.message));
+                }
+                if rejected > 0 && !options.skip_invalid {
+                    prop_assert_eq!(
+                        before,
+                        after,
+                        "any rejected row means nothing is applied (R43)"
+                    );
+                } else {
+                    prop_assert_eq!(after, before + created);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rows() -> impl Strategy<Value = (u8, Vec<usize>, Vec<Vec<usize>>)> {
+        let delimiter = prop_oneof![Just(b','), Just(b';'), Just(b'\t')];
+        let header = proptest::collection::vec(0..COLUMNS.len(), 1..6);
+        (delimiter, header).prop_flat_map(|(delimiter, header)| {
+            let width = header.len();
+            let row = proptest::collection::vec(0..VALUES.len(), 0..=width + 1);
+            (
+                Just(delimiter),
+                Just(header),
+                proptest::collection::vec(row, 0..8),
+            )
+        })
+    }
+
+    fn render(delimiter: u8, header: &[usize], rows: &[Vec<usize>]) -> Vec<u8> {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .from_writer(Vec::new());
+        writer
+            .write_record(header.iter().map(|&i| COLUMNS[i]))
+            .unwrap();
+        for row in rows {
+            writer.write_record(row.iter().map(|&i| VALUES[i])).unwrap();
+        }
+        writer.into_inner().unwrap()
+    }
+
+    proptest! {
+        /// Arbitrary bytes: refused with one sentence, or imported row by row, never a panic.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400), skip_invalid in any::<bool>()) {
+            let mut desk = fresh_desk();
+            let options = ImportOptions { skip_invalid, create_owners: true, ..ImportOptions::default() };
+            check_outcome(&mut desk, &bytes, options)?;
+        }
+
+        /// Well-formed CSV with wrong columns and hostile values.
+        #[test]
+        fn structured_but_wrong_rows((delimiter, header, rows) in rows(), skip_invalid in any::<bool>(), create_owners in any::<bool>()) {
+            let mut desk = fresh_desk();
+            let options = ImportOptions { skip_invalid, create_owners, ..ImportOptions::default() };
+            let bytes = render(delimiter, &header, &rows);
+            check_outcome(&mut desk, &bytes, options)?;
+        }
+    }
+}
