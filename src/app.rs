@@ -1,6 +1,7 @@
 //! The eframe shell: draws through `ui`, then applies the clerk's commands through the `desk`.
 //! Owns the open desk, the cached rows the panels draw, the background jobs and the notices.
 
+mod imports;
 mod reports;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,7 @@ pub struct TokenDeskApp {
     index_job: Option<IndexJob>,
     pick_job: Option<BackgroundJob<Option<PathBuf>>>,
     reports: reports::ReportJobs,
+    imports: imports::ImportJobs,
 }
 
 impl TokenDeskApp {
@@ -72,6 +74,7 @@ impl TokenDeskApp {
             index_job: None,
             pick_job: None,
             reports: reports::ReportJobs::default(),
+            imports: imports::ImportJobs::default(),
         };
         app.view.last_database = Some(app.desk.path().to_owned());
         app
@@ -104,6 +107,7 @@ impl TokenDeskApp {
             || self.pick_job.is_some()
             || self.stale.tokens
             || self.reports.is_busy()
+            || self.imports.is_busy()
     }
 
     /// Draws one frame and applies what the clerk asked for. Public so UI tests drive it.
@@ -111,6 +115,7 @@ impl TokenDeskApp {
         let ctx = ui.ctx().clone();
         self.poll_jobs();
         self.poll_reports(&ctx);
+        self.poll_imports(&ctx);
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
         let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
@@ -540,6 +545,9 @@ impl TokenDeskApp {
                 | Command::ActivateDefinition(_)
                 | Command::DeleteDefinition(_)
         );
+        if self.refused_while_importing(is_write, &command) {
+            return;
+        }
         if is_write {
             self.stale = Stale::ALL;
         }
@@ -584,6 +592,7 @@ impl TokenDeskApp {
             Command::PickDatabaseFile { create } => self.pick_database_file(ctx, create),
             Command::OpenDatabase { path, create } => self.open_database(&path, create),
             Command::Reports(command) => self.apply_reports(ctx, command),
+            Command::Import(command) => self.apply_import(ctx, command),
             command => self.apply_write(command),
         }
     }

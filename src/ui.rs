@@ -3,6 +3,7 @@
 
 mod audit;
 mod definitions;
+pub mod imports;
 mod owners;
 pub mod reports;
 mod tokens;
@@ -184,6 +185,7 @@ pub struct Data {
     pub check_outcome: Option<Notice>,
     pub is_picking_file: bool,
     pub reports: reports::ReportsData,
+    pub imports: imports::ImportsData,
 }
 
 impl Data {
@@ -270,6 +272,7 @@ pub enum Command {
     },
     DismissNotice,
     Reports(reports::ReportsCommand),
+    Import(imports::ImportCommand),
 }
 
 /// The open dialog, if any. Only one at a time; Esc closes it without saving.
@@ -331,6 +334,7 @@ pub struct UiState {
     pub definition_editor: definitions::Editor,
     pub focus_search: bool,
     pub reports: reports::ReportsForm,
+    pub imports: imports::ImportWizard,
 }
 
 /// Draws the whole window: menu, navigation, status bar, notice and the current place.
@@ -365,15 +369,13 @@ pub fn root_ui(
         if matches!(state.dialog, Dialog::None) {
             notice_ui(ui, data.notice.as_ref(), commands);
         }
+        imports::running_banner_ui(ui, view.place, data);
         match view.place {
             Place::Tokens => tokens::tokens_ui(ui, view, state, data, commands),
             Place::Participants => owners::participants_ui(ui, view, state, data, commands),
             Place::Accounts => owners::accounts_ui(ui, view, state, data, commands),
             Place::Definitions => definitions::definitions_ui(ui, state, data, commands),
-            Place::Imports => {
-                ui.heading("Imports");
-                ui.label("CSV imports of participant tokens will be run from here once the import feature is in place.");
-            }
+            Place::Imports => imports::imports_ui(ui, state, data, commands),
             Place::Reports => reports::reports_ui(ui, state, data, commands),
             Place::AuditLog => audit::audit_ui(ui, view, data, commands),
         }
@@ -391,6 +393,11 @@ fn shortcuts(
 ) {
     let find = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
     let new = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::N);
+    let import = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::I);
+    if ctx.input_mut(|input| input.consume_shortcut(&import)) && view.place != Place::Imports {
+        view.place = Place::Imports;
+        commands.push(Command::Navigate(Place::Imports));
+    }
     if ctx.input_mut(|input| input.consume_shortcut(&find)) {
         if view.place != Place::Tokens {
             view.place = Place::Tokens;
@@ -411,6 +418,10 @@ fn menu_ui(
     commands: &mut Vec<Command>,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
+        // While an import or dry run holds the database, changes wait (the banner says why).
+        if data.imports.is_running() {
+            ui.disable();
+        }
         ui.menu_button("Database", |ui| {
             if ui.button("Open database…").clicked() {
                 state.dialog = Dialog::Database {

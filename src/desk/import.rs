@@ -21,6 +21,7 @@ mod pass;
 mod preview;
 mod sinks;
 mod source;
+mod wizard;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::RandomState;
@@ -29,6 +30,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
+pub use crate::storage::UndoneCounts;
 pub use job::{ImportJob, ImportResult, REJECTED_KEPT, spawn_import};
 pub use preview::{ImportPreview, preview};
 pub use sinks::{
@@ -36,12 +38,16 @@ pub use sinks::{
     REPORT_HEADER, ReportRow, ReportSink, RowOutcome,
 };
 pub use source::ImportSource;
+pub use wizard::{
+    ColumnUse, KeptReport, PREVIEW_ROWS, RunningImport, UndoJob, WindowImport, WindowRun,
+    WizardColumn, WizardPreview, spawn_undo, spawn_window_import,
+};
 
 use self::hashing::HashPool;
 use self::pass::Pass;
 use self::source::Columns;
 use super::{Desk, DeskError, timestamp};
-use crate::domain::{HashError, SecretHasher};
+use crate::domain::{DefinitionSettings, HashError, SecretHasher};
 use crate::storage::{BatchCounts, NewBatch, Store, StoreError, Tx};
 
 /// The page cache during an import, in KiB: large enough for the randomly written index of a
@@ -384,13 +390,7 @@ fn run_pass(
         .into());
     }
     let settings = &definition.settings;
-    // Decided before the first row (R44: refuse to start). Generated pass codes come only with
-    // an identifier (check_draft); verification codes with every new token that needs one.
-    let pairs_possible = !settings.allow_without_identifier_and_pass_code
-        || columns.identifier.is_some()
-        || settings.identifier.is_generated();
-    let generates_secrets =
-        (settings.pass_code.is_generated() && pairs_possible) || settings.verification.required;
+    let generates_secrets = generates_secrets(settings, &columns);
     if mode == Mode::Apply && generates_secrets && output.credentials.is_none() {
         return Err(ImportError::NeedsCredentials.into());
     }
@@ -496,6 +496,16 @@ fn run_pass(
         Ok(())
     })?;
     pass.finish(facts)
+}
+
+/// Whether importing a file with `columns` under `settings` can generate secrets, so a
+/// credentials file is needed before it starts (R44). Generated pass codes come only with an
+/// identifier (check_draft); verification codes with every new token that needs one.
+fn generates_secrets(settings: &DefinitionSettings, columns: &Columns) -> bool {
+    let pairs_possible = !settings.allow_without_identifier_and_pass_code
+        || columns.identifier.is_some()
+        || settings.identifier.is_generated();
+    (settings.pass_code.is_generated() && pairs_possible) || settings.verification.required
 }
 
 /// Capacity for one entry per data row of a file with `lines` lines.

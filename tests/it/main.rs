@@ -15,6 +15,7 @@ mod hardening;
 mod import;
 mod secrets;
 mod storage_files;
+mod ui_imports;
 mod ui_reports;
 mod ui_snapshots;
 mod ui_support;

@@ -25,7 +25,7 @@ fn navigation_shows_every_place_and_the_status_bar() {
         go_to(&mut harness, place);
     }
     go_to(&mut harness, "Imports");
-    harness.get_by_label_contains("once the import feature is in place");
+    harness.get_by_label("1. Choose the file");
 }
 
 #[test]

@@ -264,7 +264,7 @@ const INFORMATIONAL: &[&str] = &[
 ];
 
 impl Column {
-    fn parse(name: &str) -> Option<Self> {
+    pub(super) fn parse(name: &str) -> Option<Self> {
         let name = name.trim().to_lowercase();
         let column = match name.as_str() {
             "participant_number" => Self::ParticipantNumber,
