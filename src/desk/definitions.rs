@@ -113,28 +113,7 @@ impl Desk {
         draft: &DefinitionDraft,
     ) -> Result<DefinitionRecord, DeskError> {
         let draft = draft.checked()?;
-        self.change(|tx, audit| {
-            let number = format!("ATD{:06}", tx.next_counter("definition")?);
-            let values = DefinitionValues {
-                name: &draft.name,
-                code: &draft.code,
-                description: &draft.description,
-                settings: &draft.settings,
-            };
-            let id = tx.insert_definition(&number, &values, audit.at, audit.clerk)?;
-            if tx.effective_definition()?.is_none() {
-                tx.make_definition_effective(id, audit.at, audit.clerk)?;
-            }
-            audit.record(
-                tx,
-                "definition.create",
-                "definition",
-                &number,
-                format!("created {} ({})", draft.name, draft.code),
-            )?;
-            tx.definition_by_id(id)?
-                .ok_or_else(|| DeskError::not_found("definition", &number))
-        })
+        self.change(|tx, audit| add_definition(tx, audit, &draft, "definition.create", "created"))
     }
 
     /// Changes a definition. Existing tokens are not re-validated (R7).
@@ -263,30 +242,46 @@ impl Desk {
         self.change(|tx, audit| {
             let mut created = Vec::with_capacity(drafts.len());
             for draft in &drafts {
-                let number = format!("ATD{:06}", tx.next_counter("definition")?);
-                let values = DefinitionValues {
-                    name: &draft.name,
-                    code: &draft.code,
-                    description: &draft.description,
-                    settings: &draft.settings,
-                };
-                let id = tx.insert_definition(&number, &values, audit.at, audit.clerk)?;
-                if tx.effective_definition()?.is_none() {
-                    tx.make_definition_effective(id, audit.at, audit.clerk)?;
-                }
-                audit.record(
+                created.push(add_definition(
                     tx,
+                    audit,
+                    draft,
                     "definition.import",
-                    "definition",
-                    &number,
-                    format!("imported {} ({})", draft.name, draft.code),
-                )?;
-                created.push(
-                    tx.definition_by_id(id)?
-                        .ok_or_else(|| DeskError::not_found("definition", &number))?,
-                );
+                    "imported",
+                )?);
             }
             Ok(created)
         })
     }
+}
+
+/// Inserts a checked definition and audits it as `action`; the database's first definition
+/// becomes Effective (R10).
+fn add_definition(
+    tx: &crate::storage::Tx<'_>,
+    audit: &super::Audit<'_>,
+    draft: &DefinitionDraft,
+    action: &str,
+    verb: &str,
+) -> Result<DefinitionRecord, DeskError> {
+    let number = format!("ATD{:06}", tx.next_counter("definition")?);
+    let values = DefinitionValues {
+        name: &draft.name,
+        code: &draft.code,
+        description: &draft.description,
+        settings: &draft.settings,
+    };
+    let id = tx.insert_definition(&number, &values, audit.at, audit.clerk)?;
+    if tx.effective_definition()?.is_none() {
+        tx.make_definition_effective(id, audit.at, audit.clerk)?;
+    }
+    audit.record(
+        tx,
+        action,
+        "definition",
+        &number,
+        format!("{verb} {} ({})", draft.name, draft.code),
+    )?;
+    tx.definition_by_id(id)?
+        .ok_or_else(|| DeskError::not_found("definition", &number))
 }

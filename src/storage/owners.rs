@@ -96,6 +96,20 @@ fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
 }
 
 impl Db<'_> {
+    /// The one row `sql` finds, if any, mapped by `map`.
+    fn one<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(sql)?
+            .query_row(params, map)
+            .optional()?)
+    }
+
     pub fn definitions(&self) -> Result<Vec<DefinitionRecord>, StoreError> {
         let mut statement = self
             .conn
@@ -105,69 +119,62 @@ impl Db<'_> {
     }
 
     pub fn definition_by_code(&self, code: &str) -> Result<Option<DefinitionRecord>, StoreError> {
-        let sql = format!("{DEFINITION_SELECT} WHERE code = ?1 OR number = upper(?1)");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([code.trim()], definition_from_row)
-            .optional()?)
+        self.one(
+            &format!("{DEFINITION_SELECT} WHERE code = ?1 OR number = upper(?1)"),
+            [code.trim()],
+            definition_from_row,
+        )
     }
 
     pub fn definition_by_id(&self, id: i64) -> Result<Option<DefinitionRecord>, StoreError> {
-        let sql = format!("{DEFINITION_SELECT} WHERE id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], definition_from_row)
-            .optional()?)
+        self.one(
+            &format!("{DEFINITION_SELECT} WHERE id = ?1"),
+            [id],
+            definition_from_row,
+        )
     }
 
     pub fn effective_definition(&self) -> Result<Option<DefinitionRecord>, StoreError> {
-        let sql = format!("{DEFINITION_SELECT} WHERE is_effective = 1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([], definition_from_row)
-            .optional()?)
+        self.one(
+            &format!("{DEFINITION_SELECT} WHERE is_effective = 1"),
+            [],
+            definition_from_row,
+        )
     }
 
     pub fn participant_by_number(
         &self,
         number: &str,
     ) -> Result<Option<ParticipantRecord>, StoreError> {
-        let sql = format!("{PARTICIPANT_SELECT} WHERE p.number = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([number.trim()], participant_from_row)
-            .optional()?)
+        self.one(
+            &format!("{PARTICIPANT_SELECT} WHERE p.number = ?1"),
+            [number.trim()],
+            participant_from_row,
+        )
     }
 
     pub fn participant_by_id(&self, id: i64) -> Result<Option<ParticipantRecord>, StoreError> {
-        let sql = format!("{PARTICIPANT_SELECT} WHERE p.id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], participant_from_row)
-            .optional()?)
+        self.one(
+            &format!("{PARTICIPANT_SELECT} WHERE p.id = ?1"),
+            [id],
+            participant_from_row,
+        )
     }
 
     pub fn account_by_number(&self, number: &str) -> Result<Option<AccountRecord>, StoreError> {
-        let sql = format!("{ACCOUNT_SELECT} WHERE a.number = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([number.trim()], account_from_row)
-            .optional()?)
+        self.one(
+            &format!("{ACCOUNT_SELECT} WHERE a.number = ?1"),
+            [number.trim()],
+            account_from_row,
+        )
     }
 
     pub fn account_by_id(&self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
-        let sql = format!("{ACCOUNT_SELECT} WHERE a.id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], account_from_row)
-            .optional()?)
+        self.one(
+            &format!("{ACCOUNT_SELECT} WHERE a.id = ?1"),
+            [id],
+            account_from_row,
+        )
     }
 
     pub fn participants_of_account(
@@ -203,12 +210,11 @@ impl Db<'_> {
     }
 
     pub fn batch_by_id(&self, id: i64) -> Result<Option<BatchRecord>, StoreError> {
-        let sql = format!("{BATCH_SELECT} WHERE id = ?1");
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id], batch_from_row)
-            .optional()?)
+        self.one(
+            &format!("{BATCH_SELECT} WHERE id = ?1"),
+            [id],
+            batch_from_row,
+        )
     }
 
     /// Earlier, not undone batches of a file with this SHA-256 (R42).
