@@ -2,6 +2,7 @@
 //! Owns the open desk, the cached rows the panels draw, the background jobs and the notices.
 
 mod imports;
+mod reports;
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,7 @@ pub struct TokenDeskApp {
     index_job: Option<IndexJob>,
     pick_job: Option<BackgroundJob<Option<PathBuf>>>,
     imports: imports::ImportJobs,
+    reports: reports::ReportJobs,
 }
 
 impl TokenDeskApp {
@@ -72,6 +74,7 @@ impl TokenDeskApp {
             index_job: None,
             pick_job: None,
             imports: imports::ImportJobs::default(),
+            reports: reports::ReportJobs::default(),
         };
         app.view.last_database = Some(app.desk.path().to_owned());
         app
@@ -104,6 +107,7 @@ impl TokenDeskApp {
             || self.pick_job.is_some()
             || self.stale.tokens
             || self.imports.is_busy()
+            || self.reports.is_busy()
     }
 
     /// Draws one frame and applies what the clerk asked for. Public so UI tests drive it.
@@ -111,6 +115,7 @@ impl TokenDeskApp {
         let ctx = ui.ctx().clone();
         self.poll_jobs();
         self.poll_imports(&ctx);
+        self.poll_reports(&ctx);
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
         let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
@@ -587,6 +592,7 @@ impl TokenDeskApp {
             Command::PickDatabaseFile { create } => self.pick_database_file(ctx, create),
             Command::OpenDatabase { path, create } => self.open_database(&path, create),
             Command::Import(command) => self.apply_import(ctx, command),
+            Command::Reports(command) => self.apply_reports(ctx, command),
             command => self.apply_write(command),
         }
     }
@@ -780,6 +786,7 @@ impl TokenDeskApp {
             Ok(desk) => {
                 self.desk = desk;
                 self.index_job = None;
+                self.reports = reports::ReportJobs::default();
                 self.data = Data::default();
                 self.ui_state = UiState::default();
                 self.view.token_definition = None;

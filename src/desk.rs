@@ -3,6 +3,7 @@
 //! Every method that changes something runs as one transaction and writes an audit event with
 //! the clerk. Errors are typed ([`DeskError`]); their `Display` is one sentence a clerk can act on.
 
+pub mod audit_export;
 pub mod bulk;
 mod definitions;
 pub mod demo;
@@ -61,6 +62,11 @@ impl Desk {
 
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
+    }
+
+    /// The clock, for background jobs that open their own desk on the same database.
+    pub fn clock(&self) -> Clock {
+        Arc::clone(&self.clock)
     }
 
     pub fn clerk(&self) -> &str {

@@ -110,6 +110,15 @@ impl Store {
     /// A file that is not a Token Desk database, or one from a newer version, is refused and
     /// left byte-for-byte untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_created_at(path, chrono::Utc::now())
+    }
+
+    /// [`Store::open`], stamping what a new database is seeded with (R13) at `created_at`, so
+    /// that image snapshots of a new database look the same on every run.
+    pub fn open_created_at(
+        path: &Path,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
         let foreign = || StoreError::Foreign {
             path: shown.clone(),
@@ -137,15 +146,23 @@ impl Store {
                     other => other,
                 }
             })?;
-        Self::prepare(conn, path.to_owned())
+        Self::prepare(conn, path.to_owned(), created_at)
     }
 
     /// A private in-memory database, for tests.
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::prepare(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+        Self::prepare(
+            Connection::open_in_memory()?,
+            PathBuf::from(":memory:"),
+            chrono::Utc::now(),
+        )
     }
 
-    fn prepare(mut conn: Connection, path: PathBuf) -> Result<Self, StoreError> {
+    fn prepare(
+        mut conn: Connection,
+        path: PathBuf,
+        created_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Listings, imports and use cases together use more statements than the default 16;
         // an evicted statement is parsed again, which dominated bulk imports.
@@ -164,7 +181,7 @@ impl Store {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
-        migrations::run(&mut conn, &path)?;
+        migrations::run(&mut conn, &path, created_at)?;
         Ok(Self { conn, path })
     }
 

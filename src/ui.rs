@@ -5,6 +5,7 @@ mod audit;
 mod definitions;
 pub mod imports;
 mod owners;
+pub mod reports;
 mod tokens;
 
 use std::collections::HashMap;
@@ -184,6 +185,7 @@ pub struct Data {
     pub check_outcome: Option<Notice>,
     pub is_picking_file: bool,
     pub imports: imports::ImportsData,
+    pub reports: reports::ReportsData,
 }
 
 impl Data {
@@ -270,6 +272,7 @@ pub enum Command {
     },
     DismissNotice,
     Import(imports::ImportCommand),
+    Reports(reports::ReportsCommand),
 }
 
 /// The open dialog, if any. Only one at a time; Esc closes it without saving.
@@ -331,6 +334,7 @@ pub struct UiState {
     pub definition_editor: definitions::Editor,
     pub focus_search: bool,
     pub imports: imports::ImportWizard,
+    pub reports: reports::ReportsForm,
 }
 
 /// Draws the whole window: menu, navigation, status bar, notice and the current place.
@@ -372,14 +376,12 @@ pub fn root_ui(
             Place::Accounts => owners::accounts_ui(ui, view, state, data, commands),
             Place::Definitions => definitions::definitions_ui(ui, state, data, commands),
             Place::Imports => imports::imports_ui(ui, state, data, commands),
-            Place::Reports => {
-                ui.heading("Reports");
-                ui.label("The summary, worklists and exports will appear here once the report feature is in place.");
-            }
+            Place::Reports => reports::reports_ui(ui, state, data, commands),
             Place::AuditLog => audit::audit_ui(ui, view, data, commands),
         }
     });
     dialogs_ui(ui, state, data, commands);
+    reports::export_ui(ui, view, state, data, commands);
 }
 
 fn shortcuts(

@@ -96,6 +96,14 @@ impl Desk {
         crate::domain::random::fill(&mut unknown).map_err(crate::domain::HashError::from)?;
         let unusable_hash = hasher.hash(&Secret::new(format!("{unknown:?}")))?;
         let accounts = participants.div_ceil(2);
+        // Pending codes expire as a real one issued now would.
+        let valid_hours = i64::from(
+            self.effective_definition()?
+                .settings
+                .verification
+                .valid_hours,
+        );
+        let expires_at = super::timestamp(self.now() + chrono::Duration::hours(valid_hours));
         self.store.set_cache_kib(256 * 1024)?;
         self.change(|tx, audit| {
             let definition = tx.effective_definition()?.ok_or_else(|| {
@@ -173,7 +181,7 @@ impl Desk {
                     verification_code_hash: (state == TokenState::PendingVerification)
                         .then_some(unusable_hash.as_str()),
                     verification_expires_at: (state == TokenState::PendingVerification)
-                        .then_some("2099-01-01T00:00:00Z"),
+                        .then_some(expires_at.as_str()),
                     state,
                     participant_id: participant,
                     account_id: account,

@@ -684,10 +684,13 @@ impl Desk {
 pub fn spawn_summary(
     database: PathBuf,
     clerk: String,
+    clock: super::Clock,
     wake: impl Fn() + Send + 'static,
 ) -> std::io::Result<BackgroundJob<Result<SummaryReport, DeskError>>> {
     BackgroundJob::spawn("summary", wake, move |_| {
-        Desk::open(&database, &clerk)?.summary_report()
+        let mut desk = Desk::open(&database, &clerk)?;
+        desk.set_clock(clock);
+        desk.summary_report()
     })
 }
 
@@ -699,9 +702,12 @@ pub fn spawn_worklist_page(
     worklist: Worklist,
     after: Option<TokenCursor>,
     limit: usize,
+    clock: super::Clock,
     wake: impl Fn() + Send + 'static,
 ) -> std::io::Result<BackgroundJob<Result<WorklistPage, DeskError>>> {
     BackgroundJob::spawn("worklist", wake, move |_| {
-        Desk::open(&database, &clerk)?.worklist_page(worklist, after.as_ref(), limit)
+        let mut desk = Desk::open(&database, &clerk)?;
+        desk.set_clock(clock);
+        desk.worklist_page(worklist, after.as_ref(), limit)
     })
 }

@@ -44,7 +44,11 @@ pub(super) fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreE
 
 /// Brings the schema up to date in one transaction; a new database also gets the `Standard`
 /// definition (R13). Before upgrading an existing database, a copy is kept beside it.
-pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+pub(super) fn run(
+    conn: &mut Connection,
+    path: &Path,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let known = latest_version();
     if found == known {
@@ -60,15 +64,18 @@ pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> 
     }
     if found == 0 {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
-        seed_standard_definition(&tx)?;
+        seed_standard_definition(&tx, created_at)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
 }
 
-fn seed_standard_definition(tx: &Connection) -> Result<(), StoreError> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+fn seed_standard_definition(
+    tx: &Connection,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let now = created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let settings = serde_json::to_string(&DefinitionSettings::default())
         .map_err(|err| StoreError::Io(err.to_string()))?;
     tx.execute(

@@ -27,6 +27,7 @@ pub fn audit_ui(ui: &mut egui::Ui, view: &mut ViewState, data: &Data, commands: 
         if data.audit_has_more && ui.small_button("Load older events").clicked() {
             commands.push(Command::LoadOlderAudit);
         }
+        super::reports::export_button_ui(ui, super::reports::ExportSource::AuditLog, commands);
     });
     ui.separator();
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);

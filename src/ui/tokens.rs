@@ -114,6 +114,7 @@ fn filter_bar_ui(
         if ui.button("Check credentials…").clicked() {
             state.dialog = Dialog::CheckCredentials(CheckForm::default());
         }
+        super::reports::export_button_ui(ui, super::reports::ExportSource::TokensFilter, commands);
     });
     ui.horizontal(|ui| {
         let rows = &data.tokens;

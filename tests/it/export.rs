@@ -1089,11 +1089,16 @@ fn background_jobs_export_count_and_list_on_their_own_connection() {
         assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
     }
 
-    let report = tokendesk::desk::reports::spawn_summary(desk.path(), "clerk".to_owned(), || {})
-        .unwrap()
-        .wait()
-        .unwrap()
-        .unwrap();
+    let report = tokendesk::desk::reports::spawn_summary(
+        desk.path(),
+        "clerk".to_owned(),
+        desk.clock(),
+        || {},
+    )
+    .unwrap()
+    .wait()
+    .unwrap()
+    .unwrap();
     assert_eq!(report.total_tokens, 3);
     let page = tokendesk::desk::reports::spawn_worklist_page(
         desk.path(),
@@ -1101,6 +1106,7 @@ fn background_jobs_export_count_and_list_on_their_own_connection() {
         Worklist::NeverUsed,
         None,
         10,
+        desk.clock(),
         || {},
     )
     .unwrap()

@@ -16,5 +16,7 @@ mod import;
 mod secrets;
 mod storage_files;
 mod ui_imports;
+mod ui_reports;
+mod ui_snapshots;
 mod ui_support;
 mod ui_window;

@@ -340,7 +340,7 @@ impl Pass<'_, '_, '_, '_> {
             && let Some(other) = self.earlier_line(KeyKind::Identifier, key, pool)?
         {
             return rejected(format!(
-                "the identifier is also on line {other}; identifiers are compared ignoring case and spaces (R5)"
+                "the identifier is also on line {other}; identifiers are compared ignoring case and surrounding spaces (R5)"
             ));
         }
         if let Some(verdict) = self.existing_token(&row, identifier_key.as_deref(), line)? {
