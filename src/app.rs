@@ -58,8 +58,8 @@ pub struct TokenDeskApp {
     stale: Stale,
     index_job: Option<IndexJob>,
     pick_job: Option<BackgroundJob<Option<PathBuf>>>,
-    imports: imports::ImportJobs,
     reports: reports::ReportJobs,
+    imports: imports::ImportJobs,
 }
 
 impl TokenDeskApp {
@@ -73,8 +73,8 @@ impl TokenDeskApp {
             stale: Stale::ALL,
             index_job: None,
             pick_job: None,
-            imports: imports::ImportJobs::default(),
             reports: reports::ReportJobs::default(),
+            imports: imports::ImportJobs::default(),
         };
         app.view.last_database = Some(app.desk.path().to_owned());
         app
@@ -106,16 +106,16 @@ impl TokenDeskApp {
         self.index_job.is_some()
             || self.pick_job.is_some()
             || self.stale.tokens
-            || self.imports.is_busy()
             || self.reports.is_busy()
+            || self.imports.is_busy()
     }
 
     /// Draws one frame and applies what the clerk asked for. Public so UI tests drive it.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_jobs();
-        self.poll_imports(&ctx);
         self.poll_reports(&ctx);
+        self.poll_imports(&ctx);
         self.refresh_stale(&ctx);
         let mut commands = Vec::new();
         let dialog_before = std::mem::discriminant(&self.ui_state.dialog);
@@ -591,8 +591,8 @@ impl TokenDeskApp {
             }
             Command::PickDatabaseFile { create } => self.pick_database_file(ctx, create),
             Command::OpenDatabase { path, create } => self.open_database(&path, create),
-            Command::Import(command) => self.apply_import(ctx, command),
             Command::Reports(command) => self.apply_reports(ctx, command),
+            Command::Import(command) => self.apply_import(ctx, command),
             command => self.apply_write(command),
         }
     }

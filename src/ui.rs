@@ -184,8 +184,8 @@ pub struct Data {
     pub secrets: Option<ShownSecrets>,
     pub check_outcome: Option<Notice>,
     pub is_picking_file: bool,
-    pub imports: imports::ImportsData,
     pub reports: reports::ReportsData,
+    pub imports: imports::ImportsData,
 }
 
 impl Data {
@@ -271,8 +271,8 @@ pub enum Command {
         create: bool,
     },
     DismissNotice,
-    Import(imports::ImportCommand),
     Reports(reports::ReportsCommand),
+    Import(imports::ImportCommand),
 }
 
 /// The open dialog, if any. Only one at a time; Esc closes it without saving.
@@ -333,8 +333,8 @@ pub struct UiState {
     pub scroll_to_row: Option<usize>,
     pub definition_editor: definitions::Editor,
     pub focus_search: bool,
-    pub imports: imports::ImportWizard,
     pub reports: reports::ReportsForm,
+    pub imports: imports::ImportWizard,
 }
 
 /// Draws the whole window: menu, navigation, status bar, notice and the current place.
