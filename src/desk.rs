@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 pub mod import;
 pub mod jobs;
+pub mod output;
 mod owners;
 pub mod reports;
 mod tokens;

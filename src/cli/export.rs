@@ -1,12 +1,12 @@
 //! `tokendesk export tokens` and `tokendesk report summary` (SPEC §8, §9): CSV to a file or to
 //! standard output; the one-line result goes to standard error.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{CliError, CliResult, exit};
 use crate::desk::export::{ExportOptions, ExportSummary};
+use crate::desk::output::OutputFile;
 use crate::desk::{Desk, DeskError, TokenFilter};
 use crate::domain::TokenState;
 
@@ -114,23 +114,18 @@ fn with_output<T>(
 ) -> Result<Option<T>, CliError> {
     match out {
         Some(path) => {
-            let file = File::create(path).map_err(|err| CliError::file(path, &err))?;
-            let mut writer = BufWriter::new(file);
-            match work(&mut writer) {
-                Ok(value) => Ok(Some(value)),
-                Err(err) => {
-                    drop(writer);
-                    // The partial file is useless; if removing it fails too, the first error matters.
-                    std::fs::remove_file(path).ok();
-                    Err(match err {
-                        DeskError::File(message) => CliError::new(
-                            exit::FILE_OR_DATABASE,
-                            format!("{}: {message}", path.display()),
-                        ),
-                        other => other.into(),
-                    })
-                }
-            }
+            // Written beside `path` and moved into place only when complete: a failure never
+            // leaves half a file, nor destroys an older file of that name.
+            let mut file = OutputFile::create(path)?;
+            let value = work(&mut file).map_err(|err| match err {
+                DeskError::File(message) => CliError::new(
+                    exit::FILE_OR_DATABASE,
+                    format!("{}: {message}", path.display()),
+                ),
+                other => other.into(),
+            })?;
+            file.commit()?;
+            Ok(Some(value))
         }
         None => {
             let mut stdout = Stdout::new();

@@ -373,14 +373,7 @@ impl ExportJob {
     /// on a named background thread.
     pub fn run(&self, context: &JobContext) -> Result<ExportSummary, DeskError> {
         let mut desk = Desk::open(&self.database, &self.clerk)?;
-        let file = std::fs::File::create(&self.out_path).map_err(|err| {
-            DeskError::File(format!(
-                "{}: {}",
-                self.out_path.display(),
-                describe_io_error(&err)
-            ))
-        })?;
-        let mut out = std::io::BufWriter::new(file);
+        let mut out = super::output::OutputFile::create(&self.out_path)?;
         let mut progress = |p: ExportProgress| {
             context.report(Progress {
                 done: p.rows_scanned,
@@ -419,11 +412,12 @@ impl ExportJob {
                 })
             }
         };
-        drop(out);
-        if !matches!(&result, Ok(summary) if !summary.was_cancelled) {
-            // A partial file is of no use; if removing it fails too, the first problem matters.
-            std::fs::remove_file(&self.out_path).ok();
-        }
+        // A cancelled or failed export leaves nothing under the chosen name (and an older
+        // file of that name untouched); a complete one is synced and moved into place.
+        let result = match result {
+            Ok(summary) if !summary.was_cancelled => out.commit().map(|()| summary),
+            other => other,
+        };
         result.map_err(|err| match err {
             DeskError::File(message) => {
                 DeskError::File(format!("{}: {message}", self.out_path.display()))

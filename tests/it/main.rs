@@ -7,6 +7,7 @@ mod support;
 
 mod architecture;
 mod cli_life;
+mod crash;
 mod desk_definitions;
 mod desk_owners;
 mod desk_tokens;
