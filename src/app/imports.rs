@@ -11,6 +11,7 @@ use crate::desk::import::{
 };
 use crate::desk::jobs::{BackgroundJob, JobStatus};
 use crate::ui::imports::{ImportCommand, PickTarget, PreviewView, RunOutcome, RunProgress};
+use crate::ui::reports::ReportsCommand;
 use crate::ui::{Command, Place, group_digits};
 
 /// Background work of the Imports place.
@@ -47,7 +48,12 @@ impl TokenDeskApp {
         let is_change = is_write
             || matches!(
                 command,
-                Command::OpenDatabase { .. } | Command::Import(ImportCommand::Undo(_))
+                Command::OpenDatabase { .. }
+                    | Command::Import(ImportCommand::Undo(_))
+                    // Both run in a write transaction on the window's desk.
+                    | Command::Reports(
+                        ReportsCommand::PreviewBulk { .. } | ReportsCommand::ApplyBulk { .. }
+                    )
             );
         if !is_change {
             return false;
