@@ -59,10 +59,18 @@ pub fn check_draft(
     let identifier = present(draft.identifier.as_deref());
     let pass_code = draft.pass_code.as_ref().filter(|p| !p.expose().is_empty());
     let auth_code = present(draft.authentication_code.as_deref()).map(normalize_auth_code);
-    if let Some(code) = &auth_code {
-        settings
+    match &auth_code {
+        Some(code) => settings
             .authentication_code
-            .validate_typed(CredentialKind::AuthenticationCode, code)?;
+            .validate_typed(CredentialKind::AuthenticationCode, code)?,
+        // R1: generated on save only when the definition says how.
+        None if !settings.authentication_code.is_generated() => {
+            return Err(ValidationError::new(
+                "authentication code",
+                "is required: this definition does not generate it",
+            ));
+        }
+        None => {}
     }
     if let Some(identifier) = identifier {
         settings

@@ -101,6 +101,10 @@ fn r4_authentication_codes_are_unique_after_trimming() {
         desk.create_token(&again),
         "already has this authentication code",
     );
+    refused_with(
+        desk.create_token(&TokenDraft::default()),
+        "authentication code is required: this definition does not generate it",
+    );
     let other_case = TokenDraft {
         authentication_code: Some("card-0001".into()),
         ..TokenDraft::default()

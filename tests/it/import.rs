@@ -173,7 +173,7 @@ fn a_valid_file_creates_tokens_with_owners_in_one_batch() {
          CARD0001,ada@example.com,1234,{participant},{account},\n\
          CARD0002,,,,{account},not_effective\n\
          CARD0003,,,,,\n\
-         ,grace@example.com,98765,{participant},,\n"
+         CARD0004,grace@example.com,98765,{participant},,\n"
     );
     let run = import(&mut desk, &csv, defaults());
     check(
@@ -772,8 +772,11 @@ fn r32_max_tokens_counts_rows_of_the_same_file() {
     };
     use_definition(&mut desk, "Two per person", settings);
     let (_, participant) = account_with_participant(&mut desk);
-    desk.create_token(&crate::support::draft_for_participant(&participant))
-        .unwrap();
+    desk.create_token(&TokenDraft {
+        authentication_code: Some("MX0".to_owned()),
+        ..crate::support::draft_for_participant(&participant)
+    })
+    .unwrap();
     let csv =
         format!("authentication_code,participant_number\nMX1,{participant}\nMX2,{participant}\n");
     let run = import(
@@ -911,7 +914,7 @@ fn r44_generated_pass_codes_only_with_identifiers_need_no_credentials_file_witho
 #[test]
 fn a_dry_run_changes_nothing() {
     let mut desk = card_desk();
-    let csv = "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\n,ACR-D,Dry Ltd\nDRY1,,\n";
+    let csv = "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\nDRY2,ACR-D,Dry Ltd\nDRY1,,\n";
     let run = import(
         &mut desk,
         csv,
@@ -939,7 +942,7 @@ fn a_dry_run_changes_nothing() {
     check(
         &import(
             &mut desk,
-            "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\n,ACR-D,Dry Ltd\n",
+            "authentication_code,account_number,account_name\nDRY1,ACR-D,Dry Ltd\nDRY2,ACR-D,Dry Ltd\n",
             create_owners(),
         ),
         "applied 2/0/0",
@@ -1102,6 +1105,7 @@ fn r45_undo_is_refused_when_tokens_changed_or_owners_were_used_since() {
         .unwrap();
     desk.create_token(&TokenDraft {
         account_number: Some("ACR-C".to_owned()),
+        authentication_code: Some("CH4".to_owned()),
         ..TokenDraft::default()
     })
     .unwrap();
