@@ -271,3 +271,119 @@ mod csv_import {
         }
     }
 }
+
+mod hostile {
+    //! Hostile environments around imports and exports: one sentence, nothing lost.
+
+    use std::sync::atomic::AtomicBool;
+
+    use tokendesk::desk::TokenFilter;
+    use tokendesk::desk::import::{
+        ImportOptions, ImportOutput, ImportSource, MemoryCredentials, MemoryReport,
+    };
+
+    use crate::support::{fresh_desk, use_definition};
+
+    #[test]
+    fn running_out_of_space_mid_import_applies_nothing_and_says_so() {
+        let mut desk = fresh_desk();
+        let settings = tokendesk::domain::DefinitionSettings {
+            authentication_code: tokendesk::domain::CredentialRule::typed(
+                tokendesk::domain::TextFormat::FreeText,
+                1,
+                64,
+            ),
+            ..Default::default()
+        };
+        use_definition(&mut desk, "Cards", settings);
+        let before = desk.count_tokens(&TokenFilter::default()).unwrap();
+        let pages = desk.store().db().page_count().unwrap();
+        desk.store().set_max_page_count(pages + 20).unwrap();
+        let mut csv = String::from("authentication_code\n");
+        for n in 0..20_000 {
+            csv.push_str(&format!("FULL-DISK-{n:08}\n"));
+        }
+        let mut report = MemoryReport::default();
+        let mut credentials = MemoryCredentials::default();
+        let cancelled = AtomicBool::new(false);
+        let mut progress = |_| {};
+        let is_cancelled = || cancelled.load(std::sync::atomic::Ordering::SeqCst);
+        let mut output = ImportOutput {
+            report: &mut report,
+            credentials: Some(&mut credentials),
+            progress: &mut progress,
+            is_cancelled: &is_cancelled,
+        };
+        let source = ImportSource::Bytes {
+            name: "cards.csv",
+            bytes: csv.as_bytes(),
+        };
+        let err = desk
+            .import_csv(source, ImportOptions::default(), &mut output)
+            .unwrap_err();
+        let sentence = err.sentence();
+        assert!(
+            sentence.contains("disk is full") && !sentence.contains('\n'),
+            "{sentence}"
+        );
+        desk.store().set_max_page_count(1 << 30).unwrap();
+        desk.store().integrity_check().unwrap();
+        assert_eq!(
+            desk.count_tokens(&TokenFilter::default()).unwrap(),
+            before,
+            "nothing applied"
+        );
+        assert!(desk.batches().unwrap().is_empty());
+    }
+
+    /// A folder nobody may create files in, even root (`chattr +i`); undone when dropped.
+    struct LockedFolder(std::path::PathBuf);
+
+    impl Drop for LockedFolder {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.0)
+                .status();
+        }
+    }
+
+    #[test]
+    fn an_export_to_a_folder_that_cannot_be_written_is_one_sentence_and_keeps_nothing_half_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("locked");
+        std::fs::create_dir(&folder).unwrap();
+        let immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&folder)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !immutable {
+            let mut permissions = std::fs::metadata(&folder).unwrap().permissions();
+            permissions.set_readonly(true);
+            std::fs::set_permissions(&folder, permissions).unwrap();
+        }
+        let _guard = LockedFolder(folder.clone());
+        let out = folder.join("tokens.csv");
+        let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_tokendesk"))
+            .args([
+                "--db",
+                dir.path().join("desk.sqlite3").to_str().unwrap(),
+                "export",
+                "tokens",
+                "--out",
+            ])
+            .arg(&out)
+            .env_remove("TOKENDESK_DB")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("tokens.csv") && stderr.contains("ermission"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+    }
+}
