@@ -101,6 +101,12 @@ impl TokenDeskApp {
         &self.data
     }
 
+    /// Scrolls the Tokens table so that `row` shows, as *Go to first* / *Go to end* do.
+    /// For benchmarks that drive the window headlessly.
+    pub fn scroll_tokens_to_row(&mut self, row: usize) {
+        self.ui_state.scroll_to_row = Some(row);
+    }
+
     /// Whether background work (the token index, a file dialog) is still running.
     pub fn is_busy(&self) -> bool {
         self.index_job.is_some()
