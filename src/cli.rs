@@ -59,6 +59,9 @@ pub enum Command {
     Authenticate(commands::AuthenticateArgs),
     /// Fills the database with realistic sample data.
     DemoData(commands::DemoDataArgs),
+    /// Applies one action to a list of tokens read from standard input (token numbers,
+    /// authentication codes or identifiers, one per line), as the Reports panel's bulk actions do.
+    Bulk(commands::BulkArgs),
     /// Imports tokens from a CSV file in one transaction (SPEC §7).
     Import(ImportArgs),
     /// Import batches: list, undo.
@@ -134,6 +137,7 @@ fn run_command(cli: &Cli, command: &Command) -> CliResult {
         Command::Token { command } => commands::token(&mut desk, command),
         Command::Authenticate(args) => commands::authenticate(&mut desk, args),
         Command::DemoData(args) => commands::demo_data(&mut desk, args),
+        Command::Bulk(args) => commands::bulk(&mut desk, args),
         Command::Import(args) => import::run(&mut desk, args),
         Command::Batch { command } => import::run_batch(&mut desk, command),
         Command::Export { command } => export::run_export(&mut desk, command),

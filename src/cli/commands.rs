@@ -432,3 +432,65 @@ pub fn demo_data(desk: &mut Desk, args: &DemoDataArgs) -> CliResult {
         summary.accounts, summary.participants, summary.tokens
     ))
 }
+
+/// The action of `tokendesk bulk`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum BulkActionArg {
+    Effective,
+    NotEffective,
+    Unlock,
+    RemoveFromParticipant,
+    RemoveFromAccount,
+}
+
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    action: BulkActionArg,
+    #[arg(long)]
+    reason: String,
+    /// Show what would happen; change nothing.
+    #[arg(long)]
+    preview: bool,
+}
+
+/// `tokendesk bulk ACTION --reason TEXT [--preview] < list`: every line checked by the single
+/// action's rules; prints the report as JSON; exit 1 when any line was refused.
+pub fn bulk(desk: &mut Desk, args: &BulkArgs) -> CliResult {
+    use crate::desk::bulk::BulkAction;
+    use std::io::Read as _;
+    let action = match args.action {
+        BulkActionArg::Effective => BulkAction::SetState(TokenState::Effective),
+        BulkActionArg::NotEffective => BulkAction::SetState(TokenState::NotEffective),
+        BulkActionArg::Unlock => BulkAction::Unlock,
+        BulkActionArg::RemoveFromParticipant => BulkAction::RemoveFromOwner(OwnerKind::Participant),
+        BulkActionArg::RemoveFromAccount => BulkAction::RemoveFromOwner(OwnerKind::Account),
+    };
+    let mut list = String::new();
+    std::io::stdin().read_to_string(&mut list).map_err(|err| {
+        CliError::new(
+            exit::FILE_OR_DATABASE,
+            format!("standard input could not be read: {err}"),
+        )
+    })?;
+    let report = if args.preview {
+        desk.preview_bulk(action, &list, &args.reason)?
+    } else {
+        desk.apply_bulk(action, &list, &args.reason)?
+    };
+    print_json(&report)?;
+    eprintln!(
+        "{} {}, {} refused.",
+        report.succeeded(),
+        if report.is_applied {
+            "changed"
+        } else {
+            "would change"
+        },
+        report.refused()
+    );
+    Ok(if report.refused() > 0 {
+        exit::REFUSED
+    } else {
+        exit::SUCCESS
+    })
+}

@@ -146,3 +146,69 @@ fn killed_imports_and_exports_leave_a_consistent_database() {
     desk.run(&["import", csv.to_str().unwrap()]);
     check_consistent(&desk.db());
 }
+
+fn query(db: &Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+#[test]
+fn killed_bulk_actions_are_wholly_applied_or_not_at_all() {
+    let desk = Desk {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    desk.run(&["demo-data", "--tokens", "20000", "--participants", "2000"]);
+    let list: String = (1..=20_000).map(|n| format!("AT{n:010}\n")).collect();
+    let not_effective = "SELECT count(*) FROM tokens WHERE state = 'not_effective'";
+    let mut killed = 0;
+    for (round, delay) in delays(8).into_iter().enumerate() {
+        let (action, eligible_sql) = if round % 2 == 0 {
+            (
+                "not-effective",
+                "SELECT count(*) FROM tokens WHERE state = 'effective' AND participant_id IS NULL AND account_id IS NULL",
+            )
+        } else {
+            ("effective", not_effective)
+        };
+        let before = query(&desk.db(), not_effective);
+        let eligible = query(&desk.db(), eligible_sql);
+        let events_before = query(
+            &desk.db(),
+            "SELECT count(*) FROM audit_events WHERE action = 'token.state'",
+        );
+        let mut child = desk
+            .command()
+            .args(["bulk", action, "--reason", "crash test"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write as _;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(list.as_bytes()).ok();
+        }
+        std::thread::sleep(Duration::from_millis(delay / 2));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok();
+        child.wait().unwrap();
+        let store = tokendesk::storage::Store::open(&desk.db()).unwrap();
+        store.integrity_check().unwrap();
+        drop(store);
+        let after = query(&desk.db(), not_effective);
+        let changed = (after - before).abs();
+        assert!(
+            changed == 0 || changed == eligible,
+            "round {round}: {changed} of {eligible} changed"
+        );
+        let events = query(
+            &desk.db(),
+            "SELECT count(*) FROM audit_events WHERE action = 'token.state'",
+        ) - events_before;
+        assert_eq!(
+            events, changed,
+            "one audit event per changed token, no more, no less"
+        );
+        killed += usize::from(changed == 0 && !finished);
+    }
+    assert!(killed > 0, "at least one bulk action was killed part-way");
+}
