@@ -52,4 +52,14 @@ mod tests {
             assert_eq!(identifier_key(&once), once);
         }
     }
+
+    proptest::proptest! {
+        /// R5: normalising twice changes nothing, and case or surrounding spaces never matter.
+        #[test]
+        fn identifier_key_is_idempotent_for_any_text(text in "\\PC{0,40}") {
+            let once = identifier_key(&text);
+            proptest::prop_assert_eq!(identifier_key(&once), once.clone());
+            proptest::prop_assert_eq!(identifier_key(&format!("  {} ", text.to_uppercase())), identifier_key(&text.to_uppercase()));
+        }
+    }
 }

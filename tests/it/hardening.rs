@@ -387,3 +387,42 @@ mod hostile {
         assert!(!out.exists());
     }
 }
+
+/// Found by the CSV fuzzer: a value with a line break, echoed in a rejection, made the message
+/// two lines. Every message is one line; the break is shown as `\n`.
+#[test]
+fn regression_a_line_break_in_an_echoed_value_stays_on_one_line() {
+    let message = tokendesk::desk::error_sentence(
+        "participant number line\nbreak must be at most 40 characters",
+    );
+    assert_eq!(
+        message,
+        "Participant number line\\nbreak must be at most 40 characters."
+    );
+}
+
+/// An import file that is not there (deleted between choosing and importing) is one sentence,
+/// exit 3, and nothing changes.
+#[test]
+fn an_import_file_that_disappeared_is_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("desk.sqlite3");
+    let missing = dir.path().join("gone.csv");
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_tokendesk"))
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "import",
+            missing.to_str().unwrap(),
+        ])
+        .env_remove("TOKENDESK_DB")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("gone.csv") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}
