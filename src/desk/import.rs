@@ -17,6 +17,7 @@
 mod batches;
 mod hashing;
 mod job;
+mod key_filter;
 mod pass;
 mod preview;
 mod sinks;
@@ -425,6 +426,11 @@ fn run_pass(
             0
         }),
         pending_by_owner: HashMap::new(),
+        existing_keys: if facts.lines >= key_filter::WORTHWHILE_ROWS {
+            Some(key_filter::KeyFilter::of_existing_keys(tx)?)
+        } else {
+            None
+        },
         window: VecDeque::new(),
         head_ticket: 0,
         counts: BatchCounts::default(),

@@ -178,6 +178,24 @@ impl Db<'_> {
             .query_row([], |row| row.get(0))?)
     }
 
+    /// Calls `visit` with every token's authentication code and identifier key (bulk imports
+    /// build a filter of existing keys from them).
+    pub fn each_token_key(
+        &self,
+        visit: &mut dyn FnMut(&str, Option<&str>),
+    ) -> Result<(), StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT authentication_code, identifier_key FROM tokens")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let code = row.get_ref(0)?.as_str().unwrap_or_default();
+            let key = row.get_ref(1)?.as_str_or_null().unwrap_or_default();
+            visit(code, key);
+        }
+        Ok(())
+    }
+
     /// Pages in the database file.
     pub fn page_count(&self) -> Result<u64, StoreError> {
         Ok(self

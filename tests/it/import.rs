@@ -1658,3 +1658,51 @@ fn r8_imported_pass_codes_reach_no_database_file_and_no_report() {
     );
     assert!(run.report.iter().all(|line| !line.contains("73519246")));
 }
+
+/// A file large enough for the filter of existing keys still finds the rows that exist (R41)
+/// and the ones that conflict.
+#[test]
+fn a_large_file_finds_existing_codes_through_the_key_filter() {
+    let mut desk = card_desk();
+    let (_, participant) = account_with_participant(&mut desk);
+    let first = import(
+        &mut desk,
+        &format!("authentication_code,participant_number\nEXIST-1,\nEXIST-2,{participant}\n"),
+        defaults(),
+    );
+    assert!(first.result.is_ok());
+    let mut csv = String::from("authentication_code\n");
+    for n in 0..25_000 {
+        match n {
+            100 => csv.push_str("EXIST-1\n"),
+            200 => csv.push_str("EXIST-2\n"),
+            _ => csv.push_str(&format!("NEW-{n:06}\n")),
+        }
+    }
+    let run = import(
+        &mut desk,
+        &csv,
+        ImportOptions {
+            skip_invalid: true,
+            ..defaults()
+        },
+    );
+    let summary = run.result.as_ref().unwrap();
+    assert_eq!(
+        (summary.created, summary.unchanged, summary.rejected),
+        (24_998, 1, 1)
+    );
+    let existing = run
+        .report
+        .iter()
+        .find(|line| line.starts_with("102 "))
+        .unwrap();
+    assert!(existing.starts_with("102 unchanged"), "{existing}");
+    let conflict = run
+        .report
+        .iter()
+        .find(|line| line.starts_with("202 "))
+        .unwrap();
+    assert!(conflict.contains("rejected"), "{conflict}");
+    assert_eq!(tokens(&desk), 25_000);
+}

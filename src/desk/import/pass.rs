@@ -72,6 +72,8 @@ pub(super) struct Pass<'p, 't, 'c, 'o> {
     pub(super) identifier_lines: HashMap<u64, u64>,
     /// Tokens per owner that wait in the window (R32's maximum counts them too).
     pub(super) pending_by_owner: HashMap<(OwnerKind, i64), u32>,
+    /// Keys that existed before the import, for large files (`None`: always ask the database).
+    pub(super) existing_keys: Option<super::key_filter::KeyFilter>,
     pub(super) window: VecDeque<Entry>,
     pub(super) head_ticket: u64,
     pub(super) counts: BatchCounts,
@@ -191,6 +193,14 @@ impl Pass<'_, '_, '_, '_> {
             KeyKind::Identifier => self.tx.identifier_key_exists(value)?,
         };
         Ok(found.then_some(line))
+    }
+
+    /// Whether `key` may have existed before the import. Keys this import wrote are found by
+    /// `earlier_line`, which runs first.
+    fn may_exist(&self, key: &str) -> bool {
+        self.existing_keys
+            .as_ref()
+            .is_none_or(|filter| filter.may_contain(key))
     }
 
     fn remember(&mut self, kind: KeyKind, value: &str, line: u64) {
@@ -393,11 +403,13 @@ impl Pass<'_, '_, '_, '_> {
         // The cheap existence checks first: most rows of a big import are new.
         let by_code = match row.authentication_code {
             "" => None,
-            code if self.tx.auth_code_exists(code)? => self.tx.token_by_auth_code(code)?,
+            code if self.may_exist(code) && self.tx.auth_code_exists(code)? => {
+                self.tx.token_by_auth_code(code)?
+            }
             _ => None,
         };
         let by_identifier = match identifier_key {
-            Some(key) if self.tx.identifier_key_exists(key)? => {
+            Some(key) if self.may_exist(key) && self.tx.identifier_key_exists(key)? => {
                 self.tx.token_by_identifier_key(key)?
             }
             _ => None,
