@@ -53,7 +53,10 @@ pub enum HashError {
 #[derive(Clone, Debug)]
 pub struct SecretHasher {
     params: Params,
-    dummy_hash: String,
+    /// A fixed hash to verify against when an identifier is unknown, so that a failed
+    /// authentication takes as long whether or not the identifier exists. Made on first use:
+    /// a hash costs tens of milliseconds that start-up should not pay.
+    dummy_hash: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 impl Default for SecretHasher {
@@ -64,16 +67,22 @@ impl Default for SecretHasher {
 
 impl SecretHasher {
     pub fn with_params(params: Params) -> Self {
-        // A fixed hash to verify against when an identifier is unknown, so that a failed
-        // authentication takes as long whether or not the identifier exists.
-        let dummy_hash = Self::hash_with_salt(
-            &params,
-            b"unknown identifier",
-            b"tokendesk-dummy-salt",
-            &mut Vec::new(),
-        )
-        .unwrap_or_default();
-        Self { params, dummy_hash }
+        Self {
+            params,
+            dummy_hash: std::sync::Arc::default(),
+        }
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            Self::hash_with_salt(
+                &self.params,
+                b"unknown identifier",
+                b"tokendesk-dummy-salt",
+                &mut Vec::new(),
+            )
+            .unwrap_or_default()
+        })
     }
 
     /// The cheapest parameters argon2 accepts. For tests only.
@@ -146,7 +155,7 @@ impl SecretHasher {
 
     /// Spends the time of one verification without a stored hash (unknown identifiers).
     pub fn waste_one_verification(&self, secret: &Secret) {
-        let _ = self.matches(secret, &self.dummy_hash);
+        let _ = self.matches(secret, self.dummy_hash());
     }
 
     /// Whether `stored` was made with weaker parameters than the current ones.
@@ -214,7 +223,7 @@ mod tests {
         let hasher = SecretHasher::default();
         let real = hasher.hash(&Secret::new("1234")).unwrap();
         let params_of = |phc: &str| phc.split('$').nth(3).map(str::to_owned);
-        assert_eq!(params_of(&hasher.dummy_hash), params_of(&real));
+        assert_eq!(params_of(hasher.dummy_hash()), params_of(&real));
         assert!(
             !hasher
                 .matches(&Secret::new("unknown identifier"), &real)
