@@ -469,21 +469,21 @@ impl Desk {
     ) -> Result<TokenRecord, DeskError> {
         self.change(|tx, audit| {
             let token = Self::token_in(tx, token_number)?;
-            if token.state != TokenState::Effective || token.locked {
-                return Err(DeskError::refused(format!(
-                    "token {} is {}{}; only Effective, unlocked tokens can be added to an owner (R23)",
-                    token.number,
-                    token.state.label(),
-                    if token.locked { " and locked" } else { "" }
-                )));
-            }
-            let definition = tx.definition_by_id(token.definition_id)?.ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
+            require_effective_unlocked(&token, "be added to an owner")?;
+            let definition = tx
+                .definition_by_id(token.definition_id)?
+                .ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
             let (participant, account) = match kind {
                 OwnerKind::Participant => {
                     if let Some(current) = &token.participant_number {
-                        return Err(DeskError::refused(format!("token {} already belongs to participant {current}", token.number)));
+                        return Err(DeskError::refused(format!(
+                            "token {} already belongs to participant {current}",
+                            token.number
+                        )));
                     }
-                    let participant = tx.participant_by_number(owner_number)?.ok_or_else(|| DeskError::not_found("participant", owner_number))?;
+                    let participant = tx
+                        .participant_by_number(owner_number)?
+                        .ok_or_else(|| DeskError::not_found("participant", owner_number))?;
                     let account = match token.account_id {
                         Some(id) => tx.account_by_id(id)?,
                         None => None,
@@ -492,9 +492,14 @@ impl Desk {
                 }
                 OwnerKind::Account => {
                     if let Some(current) = &token.account_number {
-                        return Err(DeskError::refused(format!("token {} already belongs to account {current}", token.number)));
+                        return Err(DeskError::refused(format!(
+                            "token {} already belongs to account {current}",
+                            token.number
+                        )));
                     }
-                    let account = tx.account_by_number(owner_number)?.ok_or_else(|| DeskError::not_found("account", owner_number))?;
+                    let account = tx
+                        .account_by_number(owner_number)?
+                        .ok_or_else(|| DeskError::not_found("account", owner_number))?;
                     let participant = match token.participant_id {
                         Some(id) => tx.participant_by_id(id)?,
                         None => None,
@@ -506,7 +511,13 @@ impl Desk {
                 OwnerKind::Participant => (participant.as_ref(), None),
                 OwnerKind::Account => (None, account.as_ref()),
             };
-            check_new_links(tx, &definition.settings, checked_participant, checked_account, false)?;
+            check_new_links(
+                tx,
+                &definition.settings,
+                checked_participant,
+                checked_account,
+                false,
+            )?;
             if let (Some(participant), Some(account)) = (&participant, &account)
                 && participant.account_id != account.id
             {
@@ -521,7 +532,13 @@ impl Desk {
             };
             tx.set_token_owner(token.id, kind, owner_id, audit.at, audit.clerk)?;
             let owner = owner_name(kind, owner_number.trim());
-            audit.record(tx, "token.link", "token", &token.number, format!("added to {owner}"))?;
+            audit.record(
+                tx,
+                "token.link",
+                "token",
+                &token.number,
+                format!("added to {owner}"),
+            )?;
             Ok(tx.token_by_id(token.id)?.unwrap_or(token))
         })
     }
@@ -677,18 +694,16 @@ impl Desk {
         let hasher = self.hasher.clone();
         self.change(|tx, audit| {
             let token = Self::token_in(tx, number)?;
-            if token.state != TokenState::Effective || token.locked {
+            require_effective_unlocked(&token, "have their pass code reset")?;
+            if token.identifier.is_none() {
                 return Err(DeskError::refused(format!(
-                    "only Effective, unlocked tokens can have their pass code reset; token {} is {}{} (R23)",
-                    token.number,
-                    token.state.label(),
-                    if token.locked { " and locked" } else { "" }
+                    "token {} has no identifier, so it has no pass code",
+                    token.number
                 )));
             }
-            if token.identifier.is_none() {
-                return Err(DeskError::refused(format!("token {} has no identifier, so it has no pass code", token.number)));
-            }
-            let definition = tx.definition_by_id(token.definition_id)?.ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
+            let definition = tx
+                .definition_by_id(token.definition_id)?
+                .ok_or_else(|| DeskError::not_found("definition", &token.definition))?;
             let rule = &definition.settings.pass_code;
             let (secret, shown) = match typed.filter(|t| !t.expose().is_empty()) {
                 Some(typed) => {
@@ -696,14 +711,35 @@ impl Desk {
                     (typed, None)
                 }
                 None if rule.is_generated() => {
-                    let generated = Secret::new(generate_unique(tx, &definition, CredentialKind::PassCode, |_| Ok(false))?);
+                    let generated = Secret::new(generate_unique(
+                        tx,
+                        &definition,
+                        CredentialKind::PassCode,
+                        |_| Ok(false),
+                    )?);
                     (generated.clone(), Some(generated))
                 }
-                None => return Err(ValidationError::new("pass code", "is typed by the clerk under this definition; enter the new one").into()),
+                None => {
+                    return Err(ValidationError::new(
+                        "pass code",
+                        "is typed by the clerk under this definition; enter the new one",
+                    )
+                    .into());
+                }
             };
             tx.set_pass_code_hash(token.id, &hasher.hash(&secret)?, audit.at, audit.clerk)?;
-            let how = if shown.is_some() { "generated" } else { "set by the clerk" };
-            audit.record(tx, "token.reset_pass_code", "token", &token.number, format!("pass code {how}"))?;
+            let how = if shown.is_some() {
+                "generated"
+            } else {
+                "set by the clerk"
+            };
+            audit.record(
+                tx,
+                "token.reset_pass_code",
+                "token",
+                &token.number,
+                format!("pass code {how}"),
+            )?;
             Ok(shown)
         })
     }
@@ -982,4 +1018,17 @@ pub(super) fn required_reason(reason: &str) -> Result<&str, DeskError> {
         return Err(ValidationError::new("reason", "is required").into());
     }
     Ok(reason)
+}
+
+/// R23: only Effective, unlocked tokens may `purpose` (e.g. "be added to an owner").
+fn require_effective_unlocked(token: &TokenRecord, purpose: &str) -> Result<(), DeskError> {
+    if token.state == TokenState::Effective && !token.locked {
+        return Ok(());
+    }
+    Err(DeskError::refused(format!(
+        "token {} is {}{}; only Effective, unlocked tokens can {purpose} (R23)",
+        token.number,
+        token.state.label(),
+        if token.locked { " and locked" } else { "" }
+    )))
 }
