@@ -89,11 +89,7 @@ impl Desk {
                 .map_err(|err| csv_write_error(csv::Error::from(err)))
         })();
         let (bytes, sha256) = sink.finish();
-        let outcome = match (&written, was_cancelled) {
-            (Err(err), _) => format!("failed ({err})"),
-            (Ok(()), true) => "cancelled".to_owned(),
-            (Ok(()), false) => "completed".to_owned(),
-        };
+        let outcome = super::export::outcome_word(&written, was_cancelled);
         let details = format!(
             "export of audit events {outcome}; filter {}; {rows} rows; sha256 {sha256}{}",
             describe_audit_filter(filter),

@@ -316,11 +316,7 @@ impl Desk {
             })
         });
         let (bytes, sha256) = sink.finish();
-        let outcome = match (&written, was_cancelled) {
-            (Err(err), _) => format!("failed ({err})"),
-            (Ok(()), true) => "cancelled".to_owned(),
-            (Ok(()), false) => "completed".to_owned(),
-        };
+        let outcome = outcome_word(&written, was_cancelled);
         // The filter holds the definition's row id; the clerk reading the log knows its code.
         let definition = match run.filter.definition_id {
             Some(id) => match self.store.db().definition_by_id(id)? {
@@ -434,4 +430,16 @@ pub fn spawn_export(
     wake: impl Fn() + Send + 'static,
 ) -> std::io::Result<BackgroundJob<Result<ExportSummary, DeskError>>> {
     BackgroundJob::spawn("export", wake, move |context| job.run(context))
+}
+
+/// How an export ended, as its audit event says it (R62): completed, cancelled or failed.
+pub(super) fn outcome_word<E: std::fmt::Display>(
+    written: &Result<(), E>,
+    was_cancelled: bool,
+) -> String {
+    match (written, was_cancelled) {
+        (Err(err), _) => format!("failed ({err})"),
+        (Ok(()), true) => "cancelled".to_owned(),
+        (Ok(()), false) => "completed".to_owned(),
+    }
 }
