@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKENDESK = ROOT / "target/release/tokendesk"
 EXAMPLES = ROOT / "target/release/examples"
 WORK = ROOT / "target/bench"
-SCHEMA = (ROOT / "src/storage/migrations/0001_initial.sql").read_text()
 
 # A definition whose authentication codes are typed: pre-printed cards (P1, P1b, P2).
 CARDS_DEFINITION = """{"name": "Printed cards", "code": "CARDS", "settings": {
@@ -91,10 +90,22 @@ def write_peer_csv(path, rows):
     write_csv(path, header, ([card_code(i), f"AT{i + 1:010d}"] + fixed for i in range(rows)))
 
 
+def tokens_schema():
+    """The tokens table and its indexes as the current schema has them, read from a new desk."""
+    db = WORK / "schema.sqlite3"
+    db.unlink(missing_ok=True)
+    run([str(TOKENDESK), "--db", str(db), "definition", "list"], stdout=subprocess.DEVNULL)
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT sql FROM sqlite_schema WHERE tbl_name = 'tokens' AND sql IS NOT NULL").fetchall()
+    conn.close()
+    return ";\n".join(sql for (sql,) in rows) + ";"
+
+
 def peer_schema():
     """Token Desk's tokens table and indexes, the columns the peer's file fills first (the shell's
     .import maps columns by position and fills the rest with NULL), without NOT NULL and CHECK."""
-    table = re.search(r"CREATE TABLE tokens \((.*?)\n\);", SCHEMA, re.S).group(1)
+    schema = tokens_schema()
+    table = re.search(r'CREATE TABLE "?tokens"? \((.*?)\n\);', schema, re.S).group(1)
     columns = []
     for line in table.splitlines():
         line = line.split("--")[0].strip().rstrip(",")
@@ -107,7 +118,7 @@ def peer_schema():
         columns.append(line)
     first = [name for name, _ in PEER_FILLED]
     columns.sort(key=lambda c: first.index(c.split()[0]) if c.split()[0] in first else len(first))
-    indexes = re.findall(r"CREATE INDEX tokens_\w+ ON tokens [^;]+;", SCHEMA)
+    indexes = re.findall(r'CREATE INDEX tokens_\w+ ON "?tokens"? [^;]+;', schema)
     return "CREATE TABLE tokens (" + ", ".join(columns) + ");\n" + "\n".join(indexes)
 
 

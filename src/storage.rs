@@ -5,6 +5,7 @@
 
 mod import;
 mod migrations;
+pub use migrations::latest_version;
 mod owners;
 mod queries;
 mod reports;
@@ -176,12 +177,12 @@ impl Store {
         let shown = path.display().to_string();
         migrations::check_identity(&conn, &shown)?;
         // Only now that the file is known to be ours may anything be written to it.
-        conn.pragma_update(None, "foreign_keys", true)?;
         if path.as_os_str() != ":memory:" {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         migrations::run(&mut conn, &path, created_at)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
         Ok(Self { conn, path })
     }
 

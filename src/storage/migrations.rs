@@ -8,7 +8,10 @@ use super::{APPLICATION_ID, StoreError};
 use crate::domain::DefinitionSettings;
 
 /// Step `n` takes the schema from version `n` to `n + 1`.
-const STEPS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const STEPS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_state_checks.sql"),
+];
 
 /// The schema version this build writes.
 pub fn latest_version() -> u32 {
@@ -58,9 +61,20 @@ pub(super) fn run(
         let backup = path.with_extension(format!("before-schema-{known}.sqlite3"));
         conn.execute("VACUUM INTO ?1", [backup.display().to_string()])?;
     }
+    // A step may rebuild a table, which SQLite allows only with foreign keys off; the check
+    // below makes sure every reference still holds before the step is committed.
+    conn.pragma_update(None, "foreign_keys", false)?;
     let tx = conn.transaction()?;
     for step in STEPS.iter().skip(found as usize) {
         tx.execute_batch(step)?;
+    }
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+        row.get(0)
+    })?;
+    if broken > 0 {
+        return Err(StoreError::Damaged(format!(
+            "{broken} rows refer to records that do not exist"
+        )));
     }
     if found == 0 {
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;

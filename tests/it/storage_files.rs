@@ -243,3 +243,82 @@ fn a_read_only_database_gives_a_clear_message_and_stays_unchanged() {
     assert!(message.contains("read-only"), "{message}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+/// A database written by the first schema: one account with a participant holding a token that
+/// waits for verification, and its audit event.
+fn first_schema_desk(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(include_str!(
+        "../../src/storage/migrations/0001_initial.sql"
+    ))
+    .unwrap();
+    conn.pragma_update(None, "application_id", tokendesk::storage::APPLICATION_ID)
+        .unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    let settings =
+        serde_json::to_string(&tokendesk::domain::DefinitionSettings::default()).unwrap();
+    conn.execute(
+        "INSERT INTO definitions (id, number, name, code, is_effective, settings, created_at, created_by, updated_at, updated_by)
+         VALUES (1, 'ATD000001', 'Standard', 'STD', 1, ?1, '2026-01-01T00:00:00Z', 'system', '2026-01-01T00:00:00Z', 'system')",
+        [settings],
+    )
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO counters (name, value) VALUES ('definition', 1), ('token', 1), ('account', 1), ('participant', 1);
+         INSERT INTO accounts (id, number, name, state, created_at, created_by)
+             VALUES (1, 'AC0000000001', 'Lovelace Ltd', 'suspended', '2026-01-01T00:00:00Z', 'ada');
+         INSERT INTO participants (id, number, name, account_id, state, signed_up_on, created_at, created_by)
+             VALUES (1, 'RP0000000001', 'Ada Lovelace', 1, 'effective', '2026-01-01', '2026-01-01T00:00:00Z', 'ada');
+         INSERT INTO tokens (id, number, definition_id, authentication_code, state, account_id, participant_id,
+                             created_at, created_by, updated_at, updated_by)
+             VALUES (1, 'AT0000000001', 1, 'CARD-0001', 'pending_verification', 1, 1,
+                     '2026-01-01T00:00:00Z', 'ada', '2026-01-01T00:00:00Z', 'ada');
+         INSERT INTO audit_events (at, clerk, action, record_kind, record_number)
+             VALUES ('2026-01-01T00:00:00Z', 'ada', 'token.create', 'token', 'AT0000000001');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_database_of_the_first_schema_is_upgraded_keeping_every_record_and_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("desk.sqlite3");
+    first_schema_desk(&path);
+    let desk = Desk::open(&path, "grace").unwrap();
+    let token = desk.token("AT0000000001").unwrap();
+    assert_eq!(token.authentication_code, "CARD-0001");
+    assert_eq!(
+        token.state,
+        tokendesk::domain::TokenState::PendingVerification
+    );
+    assert_eq!(token.participant_number.as_deref(), Some("RP0000000001"));
+    assert_eq!(token.account_number.as_deref(), Some("AC0000000001"));
+    assert_eq!(desk.token_history("AT0000000001").unwrap().len(), 1);
+    drop(desk);
+    assert!(dir.path().join("desk.before-schema-2.sqlite3").exists());
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, tokendesk::storage::latest_version());
+    // The rebuilt tables keep their constraints: a state outside §5 and a duplicate code are refused.
+    let insert = |code: &str, state: &str| {
+        conn.execute(
+            "INSERT INTO tokens (number, definition_id, authentication_code, state, created_at, created_by, updated_at, updated_by)
+             VALUES (?1, 1, ?1, ?2, 'now', 'grace', 'now', 'grace')",
+            [code, state],
+        )
+    };
+    assert!(insert("CARD-0002", "lost").is_err());
+    assert!(insert("CARD-0001", "effective").is_err());
+    assert!(insert("CARD-0002", "not_effective").is_ok());
+    assert!(
+        conn.execute("UPDATE accounts SET state = 'closed' WHERE id = 1", [])
+            .is_err()
+    );
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
