@@ -75,6 +75,12 @@ fn check_consistent(db: &Path) -> i64 {
         "SELECT count(*) FROM tokens WHERE import_batch_id IS NOT NULL AND import_batch_id NOT IN (SELECT id FROM import_batches)",
     );
     assert_eq!(orphans, 0, "no token of an absent batch");
+    // A large import builds some token indexes after its rows; a kill must not lose them.
+    assert_eq!(
+        query("SELECT count(*) FROM pragma_index_list('tokens')"),
+        8,
+        "the tokens table keeps every index"
+    );
     let batches = query("SELECT count(*) FROM import_batches");
     let audited =
         query("SELECT count(DISTINCT batch_id) FROM audit_events WHERE action = 'import.batch'");

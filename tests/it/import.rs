@@ -1659,6 +1659,60 @@ fn r8_imported_pass_codes_reach_no_database_file_and_no_report() {
     assert!(run.report.iter().all(|line| !line.contains("73519246")));
 }
 
+/// The indexes of the tokens table, as the database lists them.
+fn token_indexes(desk: &TestDesk) -> Vec<String> {
+    let conn = rusqlite::Connection::open(desk.path()).unwrap();
+    let mut statement = conn
+        .prepare("SELECT name FROM pragma_index_list('tokens') ORDER BY name")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A file that more than doubles the tokens table builds some indexes after its rows (P1):
+/// whether it commits, is cancelled or is only checked, the table keeps every index, and
+/// what the indexes serve (filters by state, batch undo) works.
+#[test]
+fn a_large_import_into_a_small_desk_keeps_every_index() {
+    let mut desk = card_desk();
+    let indexes = token_indexes(&desk);
+    assert_eq!(indexes.len(), 8, "{indexes:?}");
+    let mut csv = String::from("authentication_code,state\n");
+    for n in 0..25_000 {
+        let state = if n % 5 == 0 { "not_effective" } else { "" };
+        csv.push_str(&format!("BIG-{n:06},{state}\n"));
+    }
+    let dry = import(
+        &mut desk,
+        &csv,
+        ImportOptions {
+            dry_run: true,
+            ..defaults()
+        },
+    );
+    assert!(dry.result.is_ok());
+    let cancelled = import_with(&mut desk, csv.as_bytes(), defaults(), true, Some(10_000));
+    assert!(matches!(cancelled.result, Err(ImportError::Cancelled)));
+    assert_eq!(token_indexes(&desk), indexes);
+    assert_eq!(tokens(&desk), 0);
+
+    let run = import(&mut desk, &csv, defaults());
+    assert_eq!(run.result.as_ref().unwrap().created, 25_000);
+    assert_eq!(token_indexes(&desk), indexes);
+    desk.store().integrity_check().unwrap();
+    let not_effective = TokenFilter {
+        states: vec![TokenState::NotEffective],
+        ..TokenFilter::default()
+    };
+    assert_eq!(desk.count_tokens(&not_effective).unwrap(), 5_000);
+    let batch = desk.batches().unwrap()[0].id;
+    assert_eq!(desk.undo_batch(batch).unwrap().tokens, 25_000);
+    assert_eq!(tokens(&desk), 0);
+}
+
 /// A file large enough for the filter of existing keys still finds the rows that exist (R41)
 /// and the ones that conflict.
 #[test]

@@ -21,7 +21,7 @@ use crate::domain::{
     AccountRecord, AccountState, CredentialKind, DefinitionRecord, OwnerKind, ParticipantRecord,
     ParticipantState, Secret, TokenRecord, TokenState, identifier_key,
 };
-use crate::storage::{BatchCounts, NewAuditEvent, NewToken, Tx};
+use crate::storage::{BatchCounts, NewAuditEvent, NewToken, TokenInserter, Tx};
 
 /// A token decided but not yet written: it waits in the window for its hashes.
 pub(super) struct PendingToken {
@@ -74,6 +74,8 @@ pub(super) struct Pass<'p, 't, 'c, 'o> {
     pub(super) pending_by_owner: HashMap<(OwnerKind, i64), u32>,
     /// Keys that existed before the import, for large files (`None`: always ask the database).
     pub(super) existing_keys: Option<super::key_filter::KeyFilter>,
+    /// The one prepared INSERT of this pass.
+    pub(super) inserter: TokenInserter<'c>,
     pub(super) window: VecDeque<Entry>,
     pub(super) head_ticket: u64,
     pub(super) counts: BatchCounts,
@@ -764,7 +766,7 @@ impl Pass<'_, '_, '_, '_> {
             None
         };
         let key = token.identifier.as_deref().map(identifier_key);
-        self.tx.insert_token(&NewToken {
+        self.inserter.insert(&NewToken {
             number: &number,
             definition_id: self.definition.id,
             authentication_code: &token.authentication_code,
