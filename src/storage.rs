@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use import::{BatchCounts, NewBatch, UndoneCounts};
+pub use import::{BatchCounts, DeferredIndexes, ImportStatements, NewBatch, UndoneCounts};
 pub use owners::DefinitionValues;
 pub use queries::{AuditFilter, OwnerFilter, SortDirection, TokenCursor, TokenFilter, TokenSort};
 pub use reports::{DefinitionStateCount, OwnerCoverage};
-pub use tokens::{NewToken, TokenInserter, TokenSecrets};
+pub use tokens::{NewToken, TokenSecrets};
 
 /// Marks a file as a Token Desk database (`PRAGMA application_id`, "TkDs").
 pub const APPLICATION_ID: i32 = 0x546B_4473;

@@ -45,11 +45,12 @@ pub use wizard::{
 };
 
 use self::hashing::HashPool;
+use self::key_filter::KeyFilter;
 use self::pass::Pass;
 use self::source::Columns;
 use super::{Desk, DeskError, timestamp};
-use crate::domain::{DefinitionSettings, HashError, SecretHasher};
-use crate::storage::{BatchCounts, NewBatch, Store, StoreError, Tx};
+use crate::domain::{DefinitionSettings, HashError, OwnerKind, SecretHasher};
+use crate::storage::{BatchCounts, DeferredIndexes, NewBatch, OwnerFilter, Store, StoreError, Tx};
 
 /// The page cache during an import, in KiB: large enough for the randomly written index of a
 /// million authentication codes, small enough to keep the whole process under P6's 200 MB.
@@ -316,13 +317,10 @@ fn run_passes(
         Mode::Apply
     };
     let outcome = store.write(|tx| {
-        let summary = if builds_indexes_after(tx, facts)? {
-            tx.with_token_indexes_built_after(|| {
-                run_pass(tx, hasher, request, output, facts, first)
-            })?
-        } else {
-            run_pass(tx, hasher, request, output, facts, first)?
-        };
+        let deferred = indexes_built_after(tx, facts, request.options)?;
+        let summary = tx.with_indexes_built_after(deferred, || {
+            run_pass(tx, hasher, request, output, facts, first)
+        })?;
         match first {
             Mode::Apply => Ok(summary),
             Mode::Check => Err(Flow::RolledBack(summary)),
@@ -357,12 +355,26 @@ fn run_passes(
     }
 }
 
-/// Whether an import of `facts` adds so many rows to the tokens table that building its
-/// secondary indexes once afterwards is cheaper than updating them row by row: measured, a
-/// rebuild costs about as much as updating them for two thirds as many rows (P1).
-fn builds_indexes_after(tx: &Tx<'_>, facts: &source::FileFacts) -> Result<bool, StoreError> {
+/// The indexes an import of `facts` builds after its rows: those of a table it at least
+/// doubles. Measured, building an index costs about as much as updating it for two thirds as
+/// many rows (P1).
+fn indexes_built_after(
+    tx: &Tx<'_>,
+    facts: &source::FileFacts,
+    options: ImportOptions,
+) -> Result<DeferredIndexes, StoreError> {
     let rows = facts.lines.saturating_sub(1);
-    Ok(rows >= key_filter::WORTHWHILE_ROWS && tx.count_all_tokens()? <= rows / 2)
+    if rows < key_filter::WORTHWHILE_ROWS {
+        return Ok(DeferredIndexes::default());
+    }
+    let all = OwnerFilter::default();
+    let owners = tx
+        .count_owners(OwnerKind::Participant, &all)?
+        .max(tx.count_owners(OwnerKind::Account, &all)?);
+    Ok(DeferredIndexes {
+        tokens: tx.count_all_tokens()? <= rows / 2,
+        owner_names: options.create_owners && owners <= rows / 2,
+    })
 }
 
 fn run_pass(
@@ -419,6 +431,8 @@ fn run_pass(
     })?;
     let valid_hours = i64::from(settings.verification.valid_hours);
     let has_identifiers = columns.identifier.is_some() || settings.identifier.is_generated();
+    let rows = facts.lines.saturating_sub(1);
+    let large = rows >= key_filter::WORTHWHILE_ROWS;
     let mut pass = Pass {
         tx,
         definition: &definition,
@@ -440,12 +454,26 @@ fn run_pass(
             0
         }),
         pending_by_owner: HashMap::new(),
-        existing_keys: if facts.lines >= key_filter::WORTHWHILE_ROWS {
-            Some(key_filter::KeyFilter::of_existing_keys(tx)?)
+        existing_keys: if large {
+            Some(KeyFilter::of_existing_keys(tx)?)
         } else {
             None
         },
-        inserter: tx.token_inserter()?,
+        existing_participants: if large && columns.participant_number.is_some() {
+            Some(KeyFilter::of_owner_numbers(
+                tx,
+                OwnerKind::Participant,
+                rows,
+            )?)
+        } else {
+            None
+        },
+        existing_accounts: if large && columns.account_number.is_some() {
+            Some(KeyFilter::of_owner_numbers(tx, OwnerKind::Account, rows)?)
+        } else {
+            None
+        },
+        statements: tx.import_statements(batch_id, &at, request.clerk)?,
         window: VecDeque::new(),
         head_ticket: 0,
         counts: BatchCounts::default(),

@@ -1,9 +1,12 @@
 //! SQL for CSV import batches: the batch record, its counts, and undo (SPEC §7.3, R45).
 
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{OptionalExtension as _, Statement, params};
 
-use super::{Db, StoreError, Tx};
-use crate::domain::{AccountRecord, AccountState, ParticipantRecord, ParticipantState};
+use super::owners::{INSERT_ACCOUNT, INSERT_PARTICIPANT};
+use super::queries::owner_table;
+use super::tokens::{INSERT_TOKEN, insert_token_with};
+use super::{Db, NewToken, StoreError, Tx};
+use crate::domain::{AccountRecord, AccountState, OwnerKind, ParticipantRecord, ParticipantState};
 
 /// A batch about to be recorded at the start of an import.
 #[derive(Clone, Debug)]
@@ -36,16 +39,165 @@ fn to_i64(value: u64) -> i64 {
 }
 
 impl Db<'_> {
-    /// An account by number, without its token and participant counts (which cost a scan of
-    /// its tokens): a bulk import looks one up for every row.
-    pub fn account_by_number_uncounted(
+    /// Calls `visit` with the number of every participant or every account (bulk imports build
+    /// a filter of existing numbers from them).
+    pub fn each_owner_number(
         &self,
+        kind: OwnerKind,
+        visit: &mut dyn FnMut(&str),
+    ) -> Result<(), StoreError> {
+        let sql = format!("SELECT number FROM {}", owner_table(kind).0);
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            visit(row.get_ref(0)?.as_str().unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+
+/// Which secondary indexes a bulk import builds after its rows instead of updating them row by
+/// row: for an import that adds many rows to few, building an index once from sorted rows is
+/// cheaper. Only indexes that nothing reads while an import runs may be deferred (R32 counts an
+/// owner's tokens through the owner indexes of `tokens`, so those stay).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeferredIndexes {
+    /// `tokens` by state, by definition and by batch.
+    pub tokens: bool,
+    /// Participants and accounts by name.
+    pub owner_names: bool,
+}
+
+impl DeferredIndexes {
+    fn names(self) -> impl Iterator<Item = &'static str> {
+        const TOKENS: &[&str] = &["tokens_state", "tokens_definition", "tokens_batch"];
+        const OWNER_NAMES: &[&str] = &["participants_name", "accounts_name"];
+        (self.tokens.then_some(TOKENS).into_iter())
+            .chain(self.owner_names.then_some(OWNER_NAMES))
+            .flatten()
+            .copied()
+    }
+}
+
+impl Tx<'_> {
+    /// Runs `work` with the `deferred` indexes dropped, and builds them again afterwards in the
+    /// same transaction. If `work` fails, the caller's transaction rolls back, and the indexes
+    /// with it.
+    pub fn with_indexes_built_after<T, E: From<StoreError>>(
+        &self,
+        deferred: DeferredIndexes,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut dropped = Vec::new();
+        for name in deferred.names() {
+            let sql: Option<String> = self
+                .conn()
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(StoreError::from)?;
+            if let Some(sql) = sql {
+                self.conn()
+                    .execute_batch(&format!("DROP INDEX {name}"))
+                    .map_err(StoreError::from)?;
+                dropped.push(sql);
+            }
+        }
+        let output = work()?;
+        for sql in dropped {
+            self.conn().execute_batch(&sql).map_err(StoreError::from)?;
+        }
+        Ok(output)
+    }
+}
+
+/// The statements a bulk import runs for every row, prepared once for the whole pass: looking
+/// each one up in the statement cache, and returning it there, was a tenth of an import.
+pub struct ImportStatements<'c> {
+    conn: &'c rusqlite::Connection,
+    batch_id: i64,
+    at: &'c str,
+    clerk: &'c str,
+    insert_token: Statement<'c>,
+    insert_account: Statement<'c>,
+    insert_participant: Statement<'c>,
+    account_by_number: Statement<'c>,
+    participant_by_number: Statement<'c>,
+}
+
+impl<'c> Tx<'c> {
+    /// The statements of an import that records owners as created by `clerk` at `at` in batch
+    /// `batch_id`.
+    pub fn import_statements(
+        &self,
+        batch_id: i64,
+        at: &'c str,
+        clerk: &'c str,
+    ) -> Result<ImportStatements<'c>, StoreError> {
+        let conn = self.db.conn;
+        Ok(ImportStatements {
+            conn,
+            batch_id,
+            at,
+            clerk,
+            insert_token: conn.prepare(INSERT_TOKEN)?,
+            insert_account: conn.prepare(INSERT_ACCOUNT)?,
+            insert_participant: conn.prepare(INSERT_PARTICIPANT)?,
+            account_by_number: conn.prepare(
+                "SELECT id, number, name, state, created_at, created_by FROM accounts WHERE number = ?1",
+            )?,
+            participant_by_number: conn.prepare(
+                "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name, p.state, p.signed_up_on,
+                        p.created_at, p.created_by
+                 FROM participants p JOIN accounts a ON a.id = p.account_id WHERE p.number = ?1",
+            )?,
+        })
+    }
+}
+
+impl ImportStatements<'_> {
+    pub fn insert_token(&mut self, token: &NewToken<'_>) -> Result<(), StoreError> {
+        insert_token_with(&mut self.insert_token, token)
+    }
+
+    /// A new active account of the batch; its id.
+    pub fn insert_account(&mut self, number: &str, name: &str) -> Result<i64, StoreError> {
+        self.insert_account
+            .execute(params![number, name, self.at, self.clerk, self.batch_id])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// A new effective participant of the batch; its id.
+    pub fn insert_participant(
+        &mut self,
+        number: &str,
+        name: &str,
+        account_id: i64,
+        signed_up_on: &str,
+    ) -> Result<i64, StoreError> {
+        self.insert_participant.execute(params![
+            number,
+            name,
+            account_id,
+            signed_up_on,
+            self.at,
+            self.clerk,
+            self.batch_id
+        ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// An account by number, without its token and participant counts (which cost a scan of
+    /// its tokens).
+    pub fn account_by_number_uncounted(
+        &mut self,
         number: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT id, number, name, state, created_at, created_by FROM accounts WHERE number = ?1",
-        )?;
-        let account = statement
+        let account = self
+            .account_by_number
             .query_row([number.trim()], |row| {
                 let state: String = row.get(3)?;
                 Ok(AccountRecord {
@@ -63,17 +215,13 @@ impl Db<'_> {
         Ok(account)
     }
 
-    /// A participant by number, without its token count; see [`Db::account_by_number_uncounted`].
+    /// A participant by number, without its token count.
     pub fn participant_by_number_uncounted(
-        &self,
+        &mut self,
         number: &str,
     ) -> Result<Option<ParticipantRecord>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name, p.state, p.signed_up_on,
-                    p.created_at, p.created_by
-             FROM participants p JOIN accounts a ON a.id = p.account_id WHERE p.number = ?1",
-        )?;
-        let participant = statement
+        let participant = self
+            .participant_by_number
             .query_row([number.trim()], |row| {
                 let state: String = row.get(6)?;
                 Ok(ParticipantRecord {

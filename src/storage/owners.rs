@@ -95,6 +95,16 @@ fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<BatchRecord> {
     })
 }
 
+/// `(number, name, created_at, created_by, import_batch_id)`; a new account is active.
+pub(super) const INSERT_ACCOUNT: &str =
+    "INSERT INTO accounts (number, name, state, created_at, created_by, import_batch_id)
+     VALUES (?1, ?2, 'active', ?3, ?4, ?5)";
+
+/// `(number, name, account_id, signed_up_on, created_at, created_by, import_batch_id)`.
+pub(super) const INSERT_PARTICIPANT: &str =
+    "INSERT INTO participants (number, name, account_id, state, signed_up_on, created_at, created_by, import_batch_id)
+     VALUES (?1, ?2, ?3, 'effective', ?4, ?5, ?6, ?7)";
+
 impl Db<'_> {
     /// The one row `sql` finds, if any, mapped by `map`.
     fn one<T>(
@@ -301,10 +311,7 @@ impl Tx<'_> {
         by: &str,
     ) -> Result<i64, StoreError> {
         self.conn()
-            .prepare_cached(
-                "INSERT INTO accounts (number, name, state, created_at, created_by, import_batch_id)
-                 VALUES (?1, ?2, 'active', ?3, ?4, ?5)",
-            )?
+            .prepare_cached(INSERT_ACCOUNT)?
             .execute(params![number, name, at, by, batch])?;
         Ok(self.conn().last_insert_rowid())
     }
@@ -329,11 +336,16 @@ impl Tx<'_> {
         by: &str,
     ) -> Result<i64, StoreError> {
         self.conn()
-            .prepare_cached(
-                "INSERT INTO participants (number, name, account_id, state, signed_up_on, created_at, created_by, import_batch_id)
-                 VALUES (?1, ?2, ?3, 'effective', ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![number, name, account_id, signed_up_on, at, by, batch])?;
+            .prepare_cached(INSERT_PARTICIPANT)?
+            .execute(params![
+                number,
+                name,
+                account_id,
+                signed_up_on,
+                at,
+                by,
+                batch
+            ])?;
         Ok(self.conn().last_insert_rowid())
     }
 

@@ -435,7 +435,7 @@ impl Db<'_> {
     }
 }
 
-fn owner_table(kind: OwnerKind) -> (&'static str, &'static str) {
+pub(super) fn owner_table(kind: OwnerKind) -> (&'static str, &'static str) {
     match kind {
         OwnerKind::Participant => ("participants", "p"),
         OwnerKind::Account => ("accounts", "a"),

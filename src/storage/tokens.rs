@@ -218,17 +218,13 @@ pub(super) fn owner_column(kind: crate::domain::OwnerKind) -> &'static str {
     }
 }
 
-const INSERT_TOKEN: &str =
+pub(super) const INSERT_TOKEN: &str =
     "INSERT INTO tokens (number, definition_id, authentication_code, identifier, identifier_key,
         pass_code_hash, verification_code_hash, verification_expires_at, state, participant_id,
         account_id, import_batch_id, created_at, created_by, updated_at, updated_by)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?13, ?14)";
 
-/// The secondary indexes of `tokens` that a bulk import may build after its rows: none of them
-/// is read while an import runs (the owner indexes are: R32 counts an owner's tokens).
-const DEFERRABLE_TOKEN_INDEXES: [&str; 3] = ["tokens_state", "tokens_definition", "tokens_batch"];
-
-fn insert_token_with(
+pub(super) fn insert_token_with(
     statement: &mut rusqlite::Statement<'_>,
     token: &NewToken<'_>,
 ) -> Result<(), StoreError> {
@@ -249,59 +245,6 @@ fn insert_token_with(
         token.by,
     ])?;
     Ok(())
-}
-
-/// Inserts many tokens with one prepared statement, for bulk imports: looking a statement up
-/// in the cache for every row was a tenth of an import.
-pub struct TokenInserter<'c> {
-    statement: rusqlite::Statement<'c>,
-}
-
-impl TokenInserter<'_> {
-    pub fn insert(&mut self, token: &NewToken<'_>) -> Result<(), StoreError> {
-        insert_token_with(&mut self.statement, token)
-    }
-}
-
-impl<'c> Tx<'c> {
-    pub fn token_inserter(&self) -> Result<TokenInserter<'c>, StoreError> {
-        Ok(TokenInserter {
-            statement: self.db.conn.prepare(INSERT_TOKEN)?,
-        })
-    }
-
-    /// Runs `work` with the deferrable token indexes dropped, and builds them again afterwards
-    /// in the same transaction: for an import that adds many rows to few, building an index
-    /// once from sorted rows is cheaper than updating it row by row. If `work` fails, the
-    /// caller's transaction rolls back, and the indexes with it.
-    pub fn with_token_indexes_built_after<T, E: From<StoreError>>(
-        &self,
-        work: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E> {
-        let mut dropped = Vec::new();
-        for name in DEFERRABLE_TOKEN_INDEXES {
-            let sql: Option<String> = self
-                .conn()
-                .query_row(
-                    "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
-                    [name],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(StoreError::from)?;
-            if let Some(sql) = sql {
-                self.conn()
-                    .execute_batch(&format!("DROP INDEX {name}"))
-                    .map_err(StoreError::from)?;
-                dropped.push(sql);
-            }
-        }
-        let output = work()?;
-        for sql in dropped {
-            self.conn().execute_batch(&sql).map_err(StoreError::from)?;
-        }
-        Ok(output)
-    }
 }
 
 impl Tx<'_> {

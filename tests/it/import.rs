@@ -8,8 +8,8 @@ use tokendesk::desk::import::{
 };
 use tokendesk::desk::{Credentials, Desk, TokenDraft, TokenFilter};
 use tokendesk::domain::{
-    AccountState, Alphabet, CredentialRule, DefinitionSettings, OwnerSettings, Secret, TextFormat,
-    TokenState,
+    AccountState, Alphabet, CredentialRule, DefinitionSettings, OwnerKind, OwnerSettings, Secret,
+    TextFormat, TokenState,
 };
 
 use crate::support::{TestDesk, account_with_participant, fresh_desk, use_definition};
@@ -1657,6 +1657,69 @@ fn r8_imported_pass_codes_reach_no_database_file_and_no_report() {
         &["2 rejected: identifier already belongs"],
     );
     assert!(run.report.iter().all(|line| !line.contains("73519246")));
+}
+
+/// A large file that names owners looks them up through a filter of owner numbers: it must
+/// still find the owners that existed and those it created itself a few lines earlier.
+#[test]
+fn a_large_file_finds_existing_owners_and_those_it_created() {
+    let mut desk = card_desk();
+    let (account, participant) = account_with_participant(&mut desk);
+    let mut csv = String::from(
+        "participant_number,participant_name,account_number,account_name,authentication_code\n",
+    );
+    for n in 0..21_000 {
+        if n == 7 {
+            csv.push_str(&format!("{participant},,{account},,OWN-{n:06}\n"));
+        } else {
+            let group = n / 3;
+            csv.push_str(&format!(
+                "RPN{group:06},Participant {group},ACN{group:06},Account {group},OWN-{n:06}\n"
+            ));
+        }
+    }
+    let run = import(&mut desk, &csv, create_owners());
+    let summary = run.result.as_ref().unwrap();
+    assert_eq!((summary.created, summary.rejected), (21_000, 0));
+    let all = tokendesk::desk::OwnerFilter::default();
+    assert_eq!(
+        desk.count_owners(OwnerKind::Participant, &all).unwrap(),
+        7_001
+    );
+    assert_eq!(desk.count_owners(OwnerKind::Account, &all).unwrap(), 7_001);
+    let existing = token_by_code(&desk, "OWN-000007");
+    assert_eq!(
+        existing.participant_number.as_deref(),
+        Some(participant.as_str())
+    );
+    assert_eq!(existing.account_number.as_deref(), Some(account.as_str()));
+    // The name indexes were built after the rows: they are there and name searches use them.
+    let conn = rusqlite::Connection::open(desk.path()).unwrap();
+    let named: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('participants_name', 'accounts_name')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(named, 2);
+    let search = tokendesk::desk::OwnerFilter {
+        text: "Participant 699".to_owned(),
+        ..tokendesk::desk::OwnerFilter::default()
+    };
+    assert_eq!(
+        desk.count_owners(OwnerKind::Participant, &search).unwrap(),
+        11
+    );
+    for code in ["OWN-000003", "OWN-000004", "OWN-000005"] {
+        let token = token_by_code(&desk, code);
+        assert_eq!(
+            token.participant_number.as_deref(),
+            Some("RPN000001"),
+            "{code}"
+        );
+        assert_eq!(token.account_number.as_deref(), Some("ACN000001"), "{code}");
+    }
 }
 
 /// The indexes of the tokens table, as the database lists them.

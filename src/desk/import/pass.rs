@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher as _, RandomState};
 
 use super::hashing::{HashDone, HashJob, HashPool};
+use super::key_filter::KeyFilter;
 use super::source::{self, Columns, shorten};
 use super::{
     CredentialRow, Flow, ImportError, ImportOptions, ImportOutput, ImportSummary, Mode, NOT_HASHED,
@@ -21,7 +22,7 @@ use crate::domain::{
     AccountRecord, AccountState, CredentialKind, DefinitionRecord, OwnerKind, ParticipantRecord,
     ParticipantState, Secret, TokenRecord, TokenState, identifier_key,
 };
-use crate::storage::{BatchCounts, NewAuditEvent, NewToken, TokenInserter, Tx};
+use crate::storage::{BatchCounts, ImportStatements, NewAuditEvent, NewToken, StoreError, Tx};
 
 /// A token decided but not yet written: it waits in the window for its hashes.
 pub(super) struct PendingToken {
@@ -73,9 +74,13 @@ pub(super) struct Pass<'p, 't, 'c, 'o> {
     /// Tokens per owner that wait in the window (R32's maximum counts them too).
     pub(super) pending_by_owner: HashMap<(OwnerKind, i64), u32>,
     /// Keys that existed before the import, for large files (`None`: always ask the database).
-    pub(super) existing_keys: Option<super::key_filter::KeyFilter>,
-    /// The one prepared INSERT of this pass.
-    pub(super) inserter: TokenInserter<'c>,
+    pub(super) existing_keys: Option<KeyFilter>,
+    /// Participant and account numbers in the database, for large files that name owners
+    /// (`None`: always ask the database). The owners this import creates are added.
+    pub(super) existing_participants: Option<KeyFilter>,
+    pub(super) existing_accounts: Option<KeyFilter>,
+    /// The statements run for every row, prepared once.
+    pub(super) statements: ImportStatements<'c>,
     pub(super) window: VecDeque<Entry>,
     pub(super) head_ticket: u64,
     pub(super) counts: BatchCounts,
@@ -470,11 +475,31 @@ impl Pass<'_, '_, '_, '_> {
         Ok(Some(Verdict::Unchanged(Box::new(token))))
     }
 
+    fn find_account(&mut self, number: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let number = number.trim();
+        if let Some(filter) = &self.existing_accounts
+            && !filter.may_contain(number)
+        {
+            return Ok(None);
+        }
+        self.statements.account_by_number_uncounted(number)
+    }
+
+    fn find_participant(&mut self, number: &str) -> Result<Option<ParticipantRecord>, StoreError> {
+        let number = number.trim();
+        if let Some(filter) = &self.existing_participants
+            && !filter.may_contain(number)
+        {
+            return Ok(None);
+        }
+        self.statements.participant_by_number_uncounted(number)
+    }
+
     /// Finds the row's owners, or plans new ones with `create_owners`. `Ok(Err(message))`
     /// rejects the row.
     #[allow(clippy::type_complexity)]
     fn resolve_owners(
-        &self,
+        &mut self,
         row: &RowValues<'_>,
     ) -> Result<
         Result<
@@ -498,7 +523,7 @@ impl Pass<'_, '_, '_, '_> {
         }
         let account = match row.account_number {
             "" => None,
-            number => match self.tx.account_by_number_uncounted(number)? {
+            number => match self.find_account(number)? {
                 Some(account) => Some(Owner::Existing(account)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
@@ -526,7 +551,7 @@ impl Pass<'_, '_, '_, '_> {
         };
         let participant = match row.participant_number {
             "" => None,
-            number => match self.tx.participant_by_number_uncounted(number)? {
+            number => match self.find_participant(number)? {
                 Some(participant) => Some(Owner::Existing(participant)),
                 None if !self.options.create_owners => {
                     return Ok(Err(format!(
@@ -656,13 +681,15 @@ impl Pass<'_, '_, '_, '_> {
         // Owners are created last, once nothing can reject the row any more.
         let account_id = match &account {
             Some(Owner::Existing(account)) => Some(account.id),
-            Some(Owner::New(account)) => Some(tx.insert_account(
-                &account.number,
-                &account.name,
-                Some(self.batch_id),
-                self.at,
-                self.clerk,
-            )?),
+            Some(Owner::New(account)) => {
+                if let Some(filter) = &mut self.existing_accounts {
+                    filter.insert(account.number.trim());
+                }
+                Some(
+                    self.statements
+                        .insert_account(&account.number, &account.name)?,
+                )
+            }
             None => None,
         };
         let participant_id = match &participant {
@@ -670,14 +697,14 @@ impl Pass<'_, '_, '_, '_> {
             Some(Owner::New(participant)) => {
                 let owner_account = account_id.unwrap_or(participant.account_id);
                 let signed_up_on = self.at.get(..10).unwrap_or(self.at);
-                Some(tx.insert_participant(
+                if let Some(filter) = &mut self.existing_participants {
+                    filter.insert(participant.number.trim());
+                }
+                Some(self.statements.insert_participant(
                     &participant.number,
                     &participant.name,
                     owner_account,
                     signed_up_on,
-                    Some(self.batch_id),
-                    self.at,
-                    self.clerk,
                 )?)
             }
             None => None,
@@ -766,7 +793,7 @@ impl Pass<'_, '_, '_, '_> {
             None
         };
         let key = token.identifier.as_deref().map(identifier_key);
-        self.inserter.insert(&NewToken {
+        self.statements.insert_token(&NewToken {
             number: &number,
             definition_id: self.definition.id,
             authentication_code: &token.authentication_code,
