@@ -46,12 +46,15 @@ impl Driver {
     /// is done, then up to a second more while an animation (a scroll) asks for frames.
     fn settle(&mut self) -> Duration {
         let start = Instant::now();
-        for _ in 0..2000 {
+        // The window repaints as soon as a background job reports (its wake-up callback asks
+        // for a repaint), so a finished job is drawn within a couple of milliseconds, not at
+        // the next 16 ms tick: poll as often.
+        for _ in 0..20_000 {
             self.frame(vec![pointer_over_table()]);
             if !self.app.is_busy() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(16));
+            std::thread::sleep(Duration::from_millis(2));
         }
         let busy_done = start.elapsed();
         for _ in 0..60 {
@@ -145,10 +148,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         repeat: false,
         modifiers: Modifiers::COMMAND,
     }]);
-    let search_started = Instant::now();
-    driver.frame(vec![Event::Text("ada lov".to_owned())]);
-    // Answered when the app has its rows (not counting the idle frames that follow).
-    let search_latency = search_started.elapsed() + driver.settle();
+    // Several searches (name, code, token number, participant number), each replacing the
+    // last (Ctrl+A, then typing): one sample alone is at the mercy of the frame loop's 16 ms
+    // sleeps and of whatever else the machine does.
+    let mut search_latencies = Vec::new();
+    let mut found = Vec::new();
+    for text in ["ada lov", "grace", "PSN", "AT00007", "RP00000123"] {
+        driver.frame(vec![Event::Key {
+            key: egui::Key::A,
+            physical_key: None,
+            pressed: true,
+            repeat: false,
+            modifiers: Modifiers::COMMAND,
+        }]);
+        let search_started = Instant::now();
+        driver.frame(vec![Event::Text(text.to_owned())]);
+        // Answered when the app has its rows (not counting the idle frames that follow).
+        search_latencies.push(search_started.elapsed() + driver.settle());
+        let latency_ms = search_latencies.last().map_or(0.0, Duration::as_secs_f64) * 1000.0;
+        found.push(format!(
+            "{text:?} {} in {latency_ms:.0} ms",
+            driver.app.data().tokens.row_count()
+        ));
+    }
     let search_frames = std::mem::take(&mut driver.frame_times);
 
     let all: Vec<Duration> = open_frames
@@ -177,11 +199,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ready.as_secs_f64() * 1000.0
     );
     println!("P4     rows shown after the jumps: middle {middle_row}, end {end_row} (of {rows})");
-    let search_ms = search_latency.as_secs_f64() * 1000.0;
+    let search_ms = percentile(&search_latencies, 0.5);
+    let worst_ms = percentile(&search_latencies, 1.0);
     println!(
-        "P4   prefix search answered in {search_ms:.1} ms, frames included (target < 50 ms)  {}",
+        "P4   prefix search answered in {search_ms:.1} ms (median of {}; slowest {worst_ms:.1} ms), frames included (target < 50 ms)  {}",
+        search_latencies.len(),
         verdict(search_ms < 50.0)
     );
+    println!("P4     tokens found: {}", found.join(", "));
     let first_ms = first_frame.as_secs_f64() * 1000.0;
     println!(
         "P5   start to first frame (open database, build the app, draw once; no GPU): {first_ms:.1} ms (target < 500 ms)  {}",

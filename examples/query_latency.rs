@@ -100,6 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("prefix search: authentication code", code_prefix.as_str()),
         ("prefix search: token number", "AT00005"),
         ("prefix search: owner name", "ada lo"),
+        ("prefix search: a common first name", "grace"),
         ("prefix search: one letter", "a"),
     ] {
         let filter = TokenFilter {
