@@ -86,10 +86,28 @@ pub struct ExportSummary {
 /// `@` (SPEC §7.1), so guarded values come back as they were. (Identifiers and names cannot hold
 /// TAB or CR; the guard covers them anyway.)
 pub fn guard_cell(value: &str) -> Cow<'_, str> {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    // A value that itself begins with quotes before a formula character gets one more quote,
+    // so that `unguard_cell` gives back every value, those too.
+    if formula_after_quotes(value) || value.starts_with(['\t', '\r']) {
         Cow::Owned(format!("'{value}"))
     } else {
         Cow::Borrowed(value)
+    }
+}
+
+/// Whether `value`, once any leading `'` are skipped, begins with `=`, `+`, `-` or `@`.
+fn formula_after_quotes(value: &str) -> bool {
+    value
+        .trim_start_matches('\'')
+        .starts_with(['=', '+', '-', '@'])
+}
+
+/// Undoes [`guard_cell`] for a value read from a CSV file (SPEC §7.1): one leading `'` is
+/// removed before `=`, `+`, `-` or `@` (or before more quotes and then one of them).
+pub fn unguard_cell(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if formula_after_quotes(rest) => rest,
+        _ => value,
     }
 }
 

@@ -96,11 +96,7 @@ enum KeyKind {
 
 /// A field: trimmed, with one leading `'` before `=`, `+`, `-` or `@` removed (the export guard, R61).
 fn clean(value: &str) -> &str {
-    let value = value.trim();
-    match value.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-        _ => value,
-    }
+    crate::desk::export::unguard_cell(value.trim())
 }
 
 fn rejected(text: impl Into<String>) -> Result<Verdict, ImportError> {

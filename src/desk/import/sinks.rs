@@ -198,15 +198,6 @@ impl CsvFile {
     }
 }
 
-/// Spreadsheet guard for a cell the clerk may open in a spreadsheet (R61).
-fn guarded(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}").into()
-    } else {
-        text.into()
-    }
-}
-
 impl ReportSink for CsvFile {
     fn restart(&mut self) -> std::io::Result<()> {
         self.truncate()
@@ -218,8 +209,8 @@ impl ReportSink for CsvFile {
             &line,
             row.outcome.as_str(),
             &row.token_number,
-            &guarded(&row.authentication_code),
-            &guarded(&row.message),
+            &crate::desk::export::guard_cell(&row.authentication_code),
+            &crate::desk::export::guard_cell(&row.message),
         ])
     }
 
@@ -236,8 +227,8 @@ impl CredentialsSink for CsvFile {
     fn row(&mut self, row: &CredentialRow<'_>) -> std::io::Result<()> {
         self.write([
             row.token_number,
-            &guarded(row.authentication_code),
-            &guarded(row.identifier.unwrap_or_default()),
+            &crate::desk::export::guard_cell(row.authentication_code),
+            &crate::desk::export::guard_cell(row.identifier.unwrap_or_default()),
             row.pass_code.map(Secret::expose).unwrap_or_default(),
             row.verification_code
                 .map(Secret::expose)
