@@ -59,6 +59,9 @@ pub struct ExportTokensArgs {
 /// `report summary`: the summary report as CSV.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReportSummaryArgs {
+    /// Excel-friendly: start the file with a UTF-8 byte order mark.
+    #[arg(long)]
+    pub excel: bool,
     /// Where to write the CSV (default: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -166,9 +169,14 @@ pub fn run_export_tokens(desk: &mut Desk, args: &ExportTokensArgs) -> CliResult 
     Ok(exit::SUCCESS)
 }
 
-/// `tokendesk report summary [--out FILE]`.
+/// `tokendesk report summary [--excel] [--out FILE]`.
 pub fn run_report_summary(desk: &mut Desk, args: &ReportSummaryArgs) -> CliResult {
-    let report = with_output(args.out.as_deref(), |out| desk.export_summary_report(out))?;
+    let options = ExportOptions {
+        excel_bom: args.excel,
+    };
+    let report = with_output(args.out.as_deref(), |out| {
+        desk.export_summary_report(options, out)
+    })?;
     if let Some(report) = report {
         eprintln!("Summary report of {} tokens written.", report.total_tokens);
     }

@@ -415,15 +415,16 @@ impl ExportJob {
             ),
             ExportTarget::Summary => {
                 let mut sink = HashingWriter::new(&mut out);
-                desk.export_summary_report(&mut sink).map(|report| {
-                    let (bytes, sha256) = sink.finish();
-                    ExportSummary {
-                        rows: report.csv_rows().len() as u64,
-                        bytes,
-                        sha256,
-                        was_cancelled: false,
-                    }
-                })
+                desk.export_summary_report(self.options, &mut sink)
+                    .map(|report| {
+                        let (bytes, sha256) = sink.finish();
+                        ExportSummary {
+                            rows: report.csv_rows().len() as u64,
+                            bytes,
+                            sha256,
+                            was_cancelled: false,
+                        }
+                    })
             }
         };
         // A cancelled or failed export leaves nothing under the chosen name (and an older

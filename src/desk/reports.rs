@@ -117,10 +117,19 @@ impl SummaryReport {
         rows
     }
 
-    /// Writes the report as CSV (guarded like every export, R61) and returns its SHA-256.
-    pub fn write_csv(&self, out: &mut dyn Write) -> Result<(u64, String), DeskError> {
+    /// Writes the report as CSV (guarded like every export, R61; with a BOM for Excel if asked)
+    /// and returns its size and SHA-256.
+    pub fn write_csv(
+        &self,
+        options: ExportOptions,
+        out: &mut dyn Write,
+    ) -> Result<(u64, String), DeskError> {
         let mut sink = HashingWriter::new(out);
         {
+            if options.excel_bom {
+                sink.write_all("\u{FEFF}".as_bytes())
+                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
+            }
             let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
             writer
                 .write_record(SUMMARY_COLUMNS)
@@ -412,13 +421,15 @@ impl Desk {
     /// Computes the summary report, writes it as CSV to `out` and audits it with its SHA-256.
     pub fn export_summary_report(
         &mut self,
+        options: ExportOptions,
         out: &mut dyn Write,
     ) -> Result<SummaryReport, DeskError> {
         let report = self.summary_report()?;
-        let (_, sha256) = report.write_csv(out)?;
+        let (_, sha256) = report.write_csv(options, out)?;
         let details = format!(
-            "summary report of {} tokens; sha256 {sha256}",
-            report.total_tokens
+            "summary report of {} tokens; sha256 {sha256}{}",
+            report.total_tokens,
+            if options.excel_bom { "; with BOM" } else { "" }
         );
         self.change(|tx, audit| Ok(audit.record(tx, "export.summary", "export", "", details)?))?;
         Ok(report)

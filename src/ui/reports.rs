@@ -1035,12 +1035,10 @@ pub fn export_ui(
             if let Some(rows) = rows {
                 ui.label(rows);
             }
-            if source != ExportSource::Summary {
-                ui.checkbox(
-                    &mut form.excel_bom,
-                    "Excel-friendly (starts the file with a byte order mark)",
-                );
-            }
+            ui.checkbox(
+                &mut form.excel_bom,
+                "Excel-friendly (starts the file with a byte order mark)",
+            );
             ui.weak("Pass codes, hashes and verification codes are never exported.");
             let mut close = false;
             if status.is_running {
@@ -1086,7 +1084,7 @@ pub fn export_ui(
                         commands.push(Command::Reports(ReportsCommand::StartExport {
                             source,
                             path: PathBuf::from(form.export_path.trim()),
-                            excel_bom: form.excel_bom && source != ExportSource::Summary,
+                            excel_bom: form.excel_bom,
                         }));
                     }
                     close = ui.button("Close").clicked();

@@ -448,7 +448,9 @@ fn no_secret_in_any_export() {
         outputs.push(out);
     }
     let mut summary = Vec::new();
-    k.desk.export_summary_report(&mut summary).unwrap();
+    k.desk
+        .export_summary_report(ExportOptions::default(), &mut summary)
+        .unwrap();
     outputs.push(summary);
     assert_eq!(k.secrets.len(), 8, "6 pass codes and 2 verification codes");
     for output in &outputs {
@@ -614,7 +616,9 @@ fn summary_numbers_on_the_known_data_set() {
 fn summary_csv_and_its_audit_event() {
     let mut k = known();
     let mut out = Vec::new();
-    k.desk.export_summary_report(&mut out).unwrap();
+    k.desk
+        .export_summary_report(ExportOptions::default(), &mut out)
+        .unwrap();
     let text = String::from_utf8(out.clone()).unwrap();
     let expected = "\
 section,label,state,count
@@ -645,6 +649,34 @@ locked,,,1
         .unwrap();
     let sha = format!("{:x}", Sha256::digest(&out));
     assert!(events[0].details.contains(&sha), "{}", events[0].details);
+
+    // R61's Excel-friendly option holds for the summary too: a BOM, then the same text.
+    let mut excel = Vec::new();
+    k.desk
+        .export_summary_report(ExportOptions { excel_bom: true }, &mut excel)
+        .unwrap();
+    assert_eq!(
+        excel,
+        [b"\xEF\xBB\xBF".as_slice(), expected.as_bytes()].concat()
+    );
+    let events = k
+        .desk
+        .audit_events(
+            &AuditFilter {
+                action_prefix: "export.summary".to_owned(),
+                ..AuditFilter::default()
+            },
+            i64::MAX,
+            10,
+        )
+        .unwrap();
+    let sha = format!("{:x}", Sha256::digest(&excel));
+    assert!(events[0].details.contains(&sha), "{}", events[0].details);
+    assert!(
+        events[0].details.contains("with BOM"),
+        "{}",
+        events[0].details
+    );
 }
 
 /// The token numbers of a worklist, read page by page (2 per page, to cross page borders).
@@ -1034,6 +1066,7 @@ fn cli_export_tokens_writes_the_file_and_report_summary_too() {
 
     let summary_path = dir.path().join("summary.csv");
     let args = ReportSummaryArgs {
+        excel: false,
         out: Some(summary_path.clone()),
     };
     assert_eq!(run_report_summary(&mut k.desk, &args).unwrap(), 0);

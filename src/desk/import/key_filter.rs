@@ -73,6 +73,11 @@ impl KeyFilter {
         }
     }
 
+    /// [`KeyFilter::may_contain`] of `filter`; without a filter, every key may be there.
+    pub(super) fn may_hold(filter: Option<&Self>, key: &str) -> bool {
+        filter.is_none_or(|filter| filter.may_contain(key))
+    }
+
     /// `false` only when `key` is certainly not in the database.
     pub(super) fn may_contain(&self, key: &str) -> bool {
         self.positions(key)

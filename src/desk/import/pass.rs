@@ -201,9 +201,7 @@ impl Pass<'_, '_, '_, '_> {
     /// Whether `key` may have existed before the import. Keys this import wrote are found by
     /// `earlier_line`, which runs first.
     fn may_exist(&self, key: &str) -> bool {
-        self.existing_keys
-            .as_ref()
-            .is_none_or(|filter| filter.may_contain(key))
+        KeyFilter::may_hold(self.existing_keys.as_ref(), key)
     }
 
     fn remember(&mut self, kind: KeyKind, value: &str, line: u64) {
@@ -473,22 +471,20 @@ impl Pass<'_, '_, '_, '_> {
 
     fn find_account(&mut self, number: &str) -> Result<Option<AccountRecord>, StoreError> {
         let number = number.trim();
-        if let Some(filter) = &self.existing_accounts
-            && !filter.may_contain(number)
-        {
-            return Ok(None);
+        if KeyFilter::may_hold(self.existing_accounts.as_ref(), number) {
+            self.statements.account_by_number_uncounted(number)
+        } else {
+            Ok(None)
         }
-        self.statements.account_by_number_uncounted(number)
     }
 
     fn find_participant(&mut self, number: &str) -> Result<Option<ParticipantRecord>, StoreError> {
         let number = number.trim();
-        if let Some(filter) = &self.existing_participants
-            && !filter.may_contain(number)
-        {
-            return Ok(None);
+        if KeyFilter::may_hold(self.existing_participants.as_ref(), number) {
+            self.statements.participant_by_number_uncounted(number)
+        } else {
+            Ok(None)
         }
-        self.statements.participant_by_number_uncounted(number)
     }
 
     /// Finds the row's owners, or plans new ones with `create_owners`. `Ok(Err(message))`
