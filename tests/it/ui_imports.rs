@@ -128,6 +128,12 @@ fn dry_run_counts_and_rejected_rows_then_import_creates_the_tokens() {
         2
     );
     assert_eq!(text.lines().filter(|l| l.contains(",rejected,")).count(), 1);
+    // The report is kept for the clerk, not used up: saving it again gives the same file.
+    // (Typing adds to the path in the field.)
+    type_into(&mut harness, "Report file", "-again.csv");
+    let again = dir.path().join("report.csv-again.csv");
+    click(&mut harness, "Save report");
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
 
     // Without skipping, the rejected row means nothing is applied.
     click(&mut harness, "Import");
@@ -247,10 +253,10 @@ fn cancel_leaves_the_database_as_it_was() {
     let (app, dir) = app_on_new_database();
     let mut harness = tall_harness(app);
     settle(&mut harness);
+    // Large enough that the import is still running when the clerk gets to Cancel, even on a
+    // busy machine running the other tests (300,000 rows once finished first).
     let mut text = String::from("state\n");
-    for _ in 0..300_000 {
-        text.push_str("effective\n");
-    }
+    text.push_str(&"effective\n".repeat(3_000_000));
     let path = write_file(dir.path(), "big.csv", &text);
     preview(&mut harness, &path);
     harness.get_by_label("state: known");

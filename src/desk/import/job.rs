@@ -70,26 +70,33 @@ impl ImportJob {
         progress: &mut dyn FnMut(ImportProgress),
         is_cancelled: &dyn Fn() -> bool,
     ) -> Result<ImportResult, ImportError> {
-        let outputs = [self.report.as_ref(), self.credentials.as_ref()];
-        let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => a == b,
-        };
-        if outputs.iter().flatten().any(|out| same(out, &self.file))
-            || matches!(outputs, [Some(r), Some(c)] if same(r, c))
-        {
-            return Err(ImportError::Header(
-                "the import file, the report and the credentials file must be three different files"
-                    .to_owned(),
-            ));
-        }
-        std::fs::metadata(&self.file).map_err(|err| ImportError::io(&self.file, &err))?;
-        let report_file = match &self.report {
+        self.check_files()?;
+        let report = match &self.report {
             Some(path) => {
                 Some(CsvFile::create_report(path).map_err(|err| ImportError::io(path, &err))?)
             }
             None => None,
         };
+        let result = self.run_reporting_to(desk, report, progress, is_cancelled);
+        if result.is_err()
+            && let Some(path) = &self.report
+        {
+            // Best effort: what it holds was not applied; the import's own outcome matters.
+            std::fs::remove_file(path).ok();
+        }
+        result
+    }
+
+    /// [`ImportJob::run_with`] with the report going to `report`, a file opened by the caller
+    /// (the window's is anonymous, so nothing is left behind if the program is killed).
+    pub fn run_reporting_to(
+        &self,
+        desk: &mut Desk,
+        report: Option<CsvFile>,
+        progress: &mut dyn FnMut(ImportProgress),
+        is_cancelled: &dyn Fn() -> bool,
+    ) -> Result<ImportResult, ImportError> {
+        self.check_files()?;
         let credentials_path = self.credentials.as_ref().filter(|_| !self.options.dry_run);
         let mut credentials_file = match credentials_path {
             Some(path) => {
@@ -98,7 +105,7 @@ impl ImportJob {
             None => None,
         };
         let mut report = KeptReport {
-            file: report_file,
+            file: report,
             rejected: Vec::new(),
         };
         let result = {
@@ -115,25 +122,31 @@ impl ImportJob {
         drop(credentials_file);
         let KeptReport { file, rejected } = report;
         drop(file);
-        // Best effort: what these files hold was not applied; the import's own outcome matters.
-        let remove = |path: Option<&PathBuf>| {
-            if let Some(path) = path {
-                std::fs::remove_file(path).ok();
-            }
-        };
-        match result {
-            Ok(summary) => {
-                if !summary.applied {
-                    remove(credentials_path);
-                }
-                Ok(ImportResult { summary, rejected })
-            }
-            Err(err) => {
-                remove(credentials_path);
-                remove(self.report.as_ref());
-                Err(err)
-            }
+        let applied = result.as_ref().is_ok_and(|summary| summary.applied);
+        if !applied && let Some(path) = credentials_path {
+            // Best effort: the secrets it holds were not applied.
+            std::fs::remove_file(path).ok();
         }
+        result.map(|summary| ImportResult { summary, rejected })
+    }
+
+    /// The import file exists, and it, the report and the credentials file are three files.
+    fn check_files(&self) -> Result<(), ImportError> {
+        let outputs = [self.report.as_ref(), self.credentials.as_ref()];
+        let same = |a: &PathBuf, b: &PathBuf| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if outputs.iter().flatten().any(|out| same(out, &self.file))
+            || matches!(outputs, [Some(r), Some(c)] if same(r, c))
+        {
+            return Err(ImportError::Header(
+                "the import file, the report and the credentials file must be three different files"
+                    .to_owned(),
+            ));
+        }
+        std::fs::metadata(&self.file).map_err(|err| ImportError::io(&self.file, &err))?;
+        Ok(())
     }
 
     /// Runs the import on the calling thread with its own desk, reporting to `context`

@@ -150,7 +150,12 @@ pub struct CsvFile {
 impl CsvFile {
     /// Creates (or truncates) `path` for the report.
     pub fn create_report(path: &Path) -> std::io::Result<Self> {
-        Self::new(File::create(path)?, REPORT_HEADER)
+        Self::report_into(File::create(path)?)
+    }
+
+    /// A report written into an open (perhaps anonymous) file.
+    pub fn report_into(file: File) -> std::io::Result<Self> {
+        Self::new(file, REPORT_HEADER)
     }
 
     /// Creates (or truncates) `path` for generated secrets, readable and writable by its owner only.

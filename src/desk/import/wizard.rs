@@ -4,14 +4,19 @@
 //! file for "Save report", and undo on a background thread. The import itself is the command
 //! line's: [`ImportJob::run_with`].
 
+use std::fs::File;
+use std::io::{Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::source::{Column, Columns, ImportSource};
-use super::{ImportError, ImportJob, ImportProgress, ImportResult, generates_secrets, preview};
+use super::{
+    CsvFile, ImportError, ImportJob, ImportProgress, ImportResult, generates_secrets, preview,
+};
 use crate::desk::jobs::{BackgroundJob, JobStatus, Progress};
+use crate::desk::output::OutputFile;
 use crate::desk::{Desk, DeskError, describe_io_error};
 use crate::domain::SecretHasher;
 use crate::storage::{Store, UndoneCounts};
@@ -196,36 +201,36 @@ pub struct WindowRun {
     pub elapsed: Duration,
 }
 
-/// The report of a run in a temporary file readable by its owner only; removed when dropped.
+/// The report of a run, in an anonymous temporary file: it has no name, so nobody else can open
+/// it, and it disappears with the program even when the program is killed.
 #[derive(Debug)]
 pub struct KeptReport {
-    path: PathBuf,
+    file: File,
     import_file: PathBuf,
 }
 
 impl KeptReport {
-    /// Copies the report to `destination` (`line,outcome,token_number,authentication_code,message`).
+    /// Writes the report to `destination` (`line,outcome,token_number,authentication_code,message`),
+    /// which appears only once complete.
     pub fn save_to(&self, destination: &Path) -> Result<(), DeskError> {
         if same_file(destination, &self.import_file) {
             return Err(DeskError::refused(
                 "the report cannot replace the import file; choose another file name",
             ));
         }
-        std::fs::copy(&self.path, destination).map_err(|err| {
+        let mut out = OutputFile::create(destination)?;
+        let copied = self.file.try_clone().and_then(|mut report| {
+            report.seek(SeekFrom::Start(0))?;
+            std::io::copy(&mut report, &mut out)
+        });
+        copied.map_err(|err| {
             DeskError::File(format!(
                 "{}: {}",
                 destination.display(),
                 describe_io_error(&err)
             ))
         })?;
-        Ok(())
-    }
-}
-
-impl Drop for KeptReport {
-    fn drop(&mut self) {
-        // Best effort: a leftover file in the temporary folder is readable by its owner only.
-        std::fs::remove_file(&self.path).ok();
+        out.commit()
     }
 }
 
@@ -280,8 +285,12 @@ pub fn spawn_window_import(
     let job = BackgroundJob::spawn("import", wake, move |context| {
         let WindowImport { mut job, hasher } = import;
         // Without a temporary file the run still works; only "Save report" is unavailable.
-        job.report = private_temp_file().ok();
-        let report_path = job.report.clone();
+        job.report = None;
+        let kept = tempfile::tempfile().ok();
+        let sink = kept
+            .as_ref()
+            .and_then(|file| file.try_clone().ok())
+            .and_then(|file| CsvFile::report_into(file).ok());
         let mut progress = |progress: ImportProgress| {
             counted.store(progress.rows, Ordering::Relaxed);
             context.report(Progress {
@@ -292,18 +301,14 @@ pub fn spawn_window_import(
         let is_cancelled = || context.is_cancel_requested();
         let result = refuse_existing_credentials(&job).and_then(|()| {
             let mut desk = Desk::new(Store::open(&job.database)?, hasher, &job.clerk);
-            job.run_with(&mut desk, &mut progress, &is_cancelled)
+            job.run_reporting_to(&mut desk, sink, &mut progress, &is_cancelled)
         });
-        let report = match (report_path, &result) {
-            (Some(path), Ok(_)) => Some(KeptReport {
-                path,
+        let report = match (kept, &result) {
+            (Some(file), Ok(_)) => Some(KeptReport {
+                file,
                 import_file: job.file.clone(),
             }),
-            (Some(path), Err(_)) => {
-                std::fs::remove_file(path).ok();
-                None
-            }
-            (None, _) => None,
+            _ => None,
         };
         WindowRun {
             result,
@@ -327,31 +332,6 @@ fn refuse_existing_credentials(job: &ImportJob) -> Result<(), ImportError> {
         ))
         .into()),
         _ => Ok(()),
-    }
-}
-
-/// Creates a new empty file in the temporary folder, readable by its owner only.
-fn private_temp_file() -> std::io::Result<PathBuf> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir();
-    loop {
-        let number = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(
-            "tokendesk-report-{}-{number}.csv",
-            std::process::id()
-        ));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        match options.open(&path) {
-            Ok(_) => return Ok(path),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && number < 10_000 => {}
-            Err(err) => return Err(err),
-        }
     }
 }
 
