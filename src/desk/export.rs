@@ -366,7 +366,7 @@ pub enum ExportTarget {
     Tokens(TokenFilter),
     /// A worklist: tokens with the token columns, or the participants without an Effective token.
     Worklist(super::reports::Worklist),
-    /// The summary report as CSV (plain UTF-8: the BOM option does not apply).
+    /// The summary report as CSV (with a BOM when the Excel-friendly option is on).
     Summary,
 }
 

@@ -1,8 +1,8 @@
 //! Schema migrations, counted in `PRAGMA user_version`. Append-only: never edit a shipped step.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::{APPLICATION_ID, StoreError};
 use crate::domain::DefinitionSettings;
@@ -52,19 +52,26 @@ pub(super) fn run(
     path: &Path,
     created_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    let found: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let read_version =
+        |conn: &Connection| conn.query_row("PRAGMA user_version", [], |row| row.get::<_, u32>(0));
     let known = latest_version();
+    let found = read_version(conn)?;
     if found == known {
         return Ok(());
     }
     if found > 0 && path.as_os_str() != ":memory:" {
-        let backup = path.with_extension(format!("before-schema-{known}.sqlite3"));
+        let backup = free_backup_path(path, known);
         conn.execute("VACUUM INTO ?1", [backup.display().to_string()])?;
     }
     // A step may rebuild a table, which SQLite allows only with foreign keys off; the check
     // below makes sure every reference still holds before the step is committed.
     conn.pragma_update(None, "foreign_keys", false)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another program may have upgraded the file meanwhile: only the write lock tells.
+    let found = read_version(&tx)?;
+    if found == known {
+        return Ok(());
+    }
     for step in STEPS.iter().skip(found as usize) {
         tx.execute_batch(step)?;
     }
@@ -83,6 +90,20 @@ pub(super) fn run(
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
+}
+
+/// `desk.before-schema-2.sqlite3` beside `desk.sqlite3`, or `….before-schema-2-2.sqlite3` (and
+/// so on) when a copy from an earlier attempt is already there: `VACUUM INTO` never overwrites,
+/// and an old copy must not stop the database from opening.
+fn free_backup_path(path: &Path, version: u32) -> PathBuf {
+    let candidate = |attempt: u32| match attempt {
+        1 => path.with_extension(format!("before-schema-{version}.sqlite3")),
+        n => path.with_extension(format!("before-schema-{version}-{n}.sqlite3")),
+    };
+    (1..1000)
+        .map(candidate)
+        .find(|backup| !backup.exists())
+        .unwrap_or_else(|| candidate(1000))
 }
 
 fn seed_standard_definition(

@@ -279,12 +279,36 @@ fn first_schema_desk(path: &Path) {
     .unwrap();
 }
 
+/// Every table, index and trigger with its SQL, as `sqlite_schema` has them.
+fn schema_of(path: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT name, coalesce(sql, '') FROM sqlite_schema ORDER BY name")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[test]
 fn a_database_of_the_first_schema_is_upgraded_keeping_every_record_and_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("desk.sqlite3");
     first_schema_desk(&path);
+    // A copy left by an earlier attempt (or a restored backup being upgraded again) must not
+    // stop the database from opening: the new copy takes the next free name.
+    std::fs::write(
+        dir.path().join("desk.before-schema-2.sqlite3"),
+        b"an older copy",
+    )
+    .unwrap();
     let desk = Desk::open(&path, "grace").unwrap();
+    assert_eq!(
+        desk.account("AC0000000001").unwrap().state,
+        tokendesk::domain::AccountState::Suspended
+    );
     let token = desk.token("AT0000000001").unwrap();
     assert_eq!(token.authentication_code, "CARD-0001");
     assert_eq!(
@@ -295,7 +319,16 @@ fn a_database_of_the_first_schema_is_upgraded_keeping_every_record_and_a_copy() 
     assert_eq!(token.account_number.as_deref(), Some("AC0000000001"));
     assert_eq!(desk.token_history("AT0000000001").unwrap().len(), 1);
     drop(desk);
-    assert!(dir.path().join("desk.before-schema-2.sqlite3").exists());
+    let copy = dir.path().join("desk.before-schema-2-2.sqlite3");
+    let copied_version: u32 = rusqlite::Connection::open(&copy)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(copied_version, 1, "the copy is the database as it was");
+    // The upgraded file has exactly the schema of a database created today.
+    let fresh = dir.path().join("fresh.sqlite3");
+    drop(Desk::open(&fresh, "grace").unwrap());
+    assert_eq!(schema_of(&path), schema_of(&fresh));
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: u32 = conn

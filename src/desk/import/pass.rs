@@ -99,6 +99,16 @@ fn clean(value: &str) -> &str {
     crate::desk::export::unguard_cell(value.trim())
 }
 
+/// A pass code is never exported, so there is no guard of ours to undo: only SPEC §7.1's own
+/// rule applies (one `'` before `=`, `+`, `-` or `@`), not the export's round trip of `''=`.
+fn clean_pass_code(value: &str) -> &str {
+    let value = value.trim();
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => value,
+    }
+}
+
 fn rejected(text: impl Into<String>) -> Result<Verdict, ImportError> {
     Ok(Verdict::Rejected(text.into()))
 }
@@ -141,7 +151,10 @@ impl<'r> RowValues<'r> {
         Self {
             authentication_code: get(columns.authentication_code),
             identifier: get(columns.identifier),
-            pass_code: get(columns.pass_code),
+            pass_code: columns
+                .pass_code
+                .and_then(|i| record.get(i))
+                .map_or("", clean_pass_code),
             participant_number: get(columns.participant_number),
             participant_name: get(columns.participant_name),
             account_number: get(columns.account_number),
