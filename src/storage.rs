@@ -211,6 +211,42 @@ impl Store {
         Ok(output)
     }
 
+    /// [`Store::write`] for a bulk load that writes mostly new pages: with a rollback journal
+    /// instead of WAL, the new pages are written once, not to the WAL and then again into the
+    /// database by the checkpoint. SQLite allows the switch only while no other connection has
+    /// the file open; otherwise this is a plain `write` in WAL. WAL is restored afterwards (and
+    /// by every open, should the program be killed in between); a kill mid-way leaves a hot
+    /// journal that SQLite rolls back on the next open, as it does a WAL.
+    pub fn write_as_bulk_load<T, E: From<StoreError>>(
+        &mut self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let journaled = self.path.as_os_str() != ":memory:" && self.set_journal_mode("DELETE");
+        if journaled {
+            // Without WAL, only FULL syncs make the commit durable on every file system.
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(StoreError::from)?;
+        }
+        let result = self.write(work);
+        if journaled {
+            // Best effort: if another program opened the file meanwhile, the next open that
+            // has it alone switches back to WAL.
+            self.set_journal_mode("WAL");
+            self.conn.pragma_update(None, "synchronous", "NORMAL").ok();
+        }
+        result
+    }
+
+    /// Asks for a journal mode; whether the file is now in it.
+    fn set_journal_mode(&self, mode: &str) -> bool {
+        self.conn
+            .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |row| {
+                row.get::<_, String>(0)
+            })
+            .is_ok_and(|now| now.eq_ignore_ascii_case(mode))
+    }
+
     /// Sets the page cache for a bulk job, in KiB.
     pub fn set_cache_kib(&self, kib: i64) -> Result<(), StoreError> {
         self.conn.pragma_update(None, "cache_size", -kib)?;

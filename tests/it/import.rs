@@ -1783,6 +1783,13 @@ fn a_large_import_into_a_small_desk_keeps_every_index() {
         let state = if n % 5 == 0 { "not_effective" } else { "" };
         csv.push_str(&format!("BIG-{n:06},{state}\n"));
     }
+    // With another connection open (the window's, say), the import stays in WAL; alone, it
+    // writes through a rollback journal and puts WAL back afterwards.
+    let journal_mode = |conn: &rusqlite::Connection| -> String {
+        conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap()
+    };
+    let other = rusqlite::Connection::open(desk.path()).unwrap();
     let dry = import(
         &mut desk,
         &csv,
@@ -1792,6 +1799,8 @@ fn a_large_import_into_a_small_desk_keeps_every_index() {
         },
     );
     assert!(dry.result.is_ok());
+    assert_eq!(journal_mode(&other), "wal");
+    drop(other);
     let cancelled = import_with(&mut desk, csv.as_bytes(), defaults(), true, Some(10_000));
     assert!(matches!(cancelled.result, Err(ImportError::Cancelled)));
     assert_eq!(token_indexes(&desk), indexes);
@@ -1806,6 +1815,10 @@ fn a_large_import_into_a_small_desk_keeps_every_index() {
     let run = import(&mut desk, &csv, defaults());
     assert_eq!(run.result.as_ref().unwrap().created, 25_000);
     assert_eq!(token_indexes(&desk), indexes);
+    assert_eq!(
+        journal_mode(&rusqlite::Connection::open(desk.path()).unwrap()),
+        "wal"
+    );
     desk.store().integrity_check().unwrap();
     let not_effective = TokenFilter {
         states: vec![TokenState::NotEffective],
