@@ -28,7 +28,7 @@ pub struct TokenIndexRequest {
 }
 
 /// Counts the rows and collects page anchors on a fresh connection to the database at `path`.
-/// One index-only pass; `should_stop` lets a newer request abandon it.
+/// One pass over the rows in order; `should_stop` lets a newer request abandon it.
 pub fn token_index(
     path: &Path,
     request: &TokenIndexRequest,
@@ -44,9 +44,7 @@ pub fn token_index_in(
     request: &TokenIndexRequest,
     should_stop: &dyn Fn() -> bool,
 ) -> Result<TokenIndex, DeskError> {
-    let db = store.db();
-    let count = db.count_tokens(&request.filter)?;
-    let anchors = db.token_anchors(
+    let (anchors, count) = store.db().counted_token_anchors(
         &request.filter,
         request.sort,
         request.direction,

@@ -291,6 +291,22 @@ impl Db<'_> {
         stride: usize,
         should_stop: &dyn Fn() -> bool,
     ) -> Result<Vec<Option<TokenCursor>>, StoreError> {
+        Ok(self
+            .counted_token_anchors(filter, sort, direction, stride, should_stop)?
+            .0)
+    }
+
+    /// [`Db::token_anchors`] and the number of rows the filter shows, from the same single pass
+    /// (a separate count would read every row once more). The count is only complete when
+    /// `should_stop` did not stop the pass.
+    pub fn counted_token_anchors(
+        &self,
+        filter: &TokenFilter,
+        sort: TokenSort,
+        direction: SortDirection,
+        stride: usize,
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<(Vec<Option<TokenCursor>>, u64), StoreError> {
         let conditions = token_conditions(filter);
         let column = sort.column();
         let order = if direction == SortDirection::Ascending {
@@ -324,7 +340,7 @@ impl Db<'_> {
                 }));
             }
         }
-        Ok(anchors)
+        Ok((anchors, position as u64))
     }
 }
 

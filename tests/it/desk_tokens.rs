@@ -835,6 +835,55 @@ fn keyset_pages_cover_every_token_once_in_each_sort() {
     assert_eq!(page.len(), 50);
 }
 
+/// The window's scroll bar and "N tokens shown" come from the token index, which counts the
+/// rows in the same pass that collects the page anchors: it must agree with a plain count.
+#[test]
+fn the_token_index_counts_what_the_filter_shows() {
+    let mut desk = fresh_desk();
+    let (_, participant) = account_with_participant(&mut desk);
+    for n in 0..25 {
+        let draft = if n % 3 == 0 {
+            draft_for_participant(&participant)
+        } else {
+            TokenDraft::default()
+        };
+        let token = desk.create_token(&draft).unwrap().token;
+        // Only unassigned tokens may leave Effective here (R20).
+        if n % 4 == 0 && n % 3 != 0 {
+            desk.set_token_state(&token.number, TokenState::NotEffective, "test")
+                .unwrap();
+        }
+    }
+    let filters = [
+        TokenFilter::default(),
+        TokenFilter {
+            states: vec![TokenState::NotEffective],
+            ..TokenFilter::default()
+        },
+        TokenFilter {
+            text: "ada lov".to_owned(),
+            ..TokenFilter::default()
+        },
+        TokenFilter {
+            text: "nobody".to_owned(),
+            ..TokenFilter::default()
+        },
+    ];
+    for filter in filters {
+        let index = desk
+            .token_index(&tokendesk::desk::views::TokenIndexRequest {
+                filter: filter.clone(),
+                sort: TokenSort::Number,
+                direction: SortDirection::Descending,
+                stride: 4,
+            })
+            .unwrap();
+        let count = desk.count_tokens(&filter).unwrap();
+        assert_eq!(index.count, count, "{filter:?}");
+        assert_eq!(index.anchors.len() as u64, count / 4 + 1, "{filter:?}");
+    }
+}
+
 #[test]
 fn text_search_finds_tokens_by_number_code_identifier_and_owner() {
     let mut desk = fresh_desk();
