@@ -47,13 +47,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "anchors, stride 1000 (background)",
         median_time(3, || {
             anchors = db
-                .token_anchors(
+                .counted_token_anchors(
                     &all,
                     TokenSort::Number,
                     SortDirection::Ascending,
                     1000,
                     &|| false,
                 )
+                .map(|(anchors, _)| anchors)
                 .unwrap_or_default();
         }),
     );

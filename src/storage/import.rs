@@ -2,11 +2,11 @@
 
 use rusqlite::{OptionalExtension as _, Statement, params};
 
-use super::owners::{INSERT_ACCOUNT, INSERT_PARTICIPANT};
+use super::owners::{INSERT_ACCOUNT, INSERT_PARTICIPANT, account_from_row, participant_from_row};
 use super::queries::owner_table;
 use super::tokens::{INSERT_TOKEN, insert_token_with};
 use super::{Db, NewToken, StoreError, Tx};
-use crate::domain::{AccountRecord, AccountState, OwnerKind, ParticipantRecord, ParticipantState};
+use crate::domain::{AccountRecord, OwnerKind, ParticipantRecord};
 
 /// A batch about to be recorded at the start of an import.
 #[derive(Clone, Debug)]
@@ -146,12 +146,15 @@ impl<'c> Tx<'c> {
             insert_token: conn.prepare(INSERT_TOKEN)?,
             insert_account: conn.prepare(INSERT_ACCOUNT)?,
             insert_participant: conn.prepare(INSERT_PARTICIPANT)?,
+            // The columns of `account_from_row` and `participant_from_row`, with 0 for the
+            // counts.
             account_by_number: conn.prepare(
-                "SELECT id, number, name, state, created_at, created_by FROM accounts WHERE number = ?1",
+                "SELECT id, number, name, state, 0, 0, created_at, created_by
+                 FROM accounts WHERE number = ?1",
             )?,
             participant_by_number: conn.prepare(
-                "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name, p.state, p.signed_up_on,
-                        p.created_at, p.created_by
+                "SELECT p.id, p.number, p.name, p.account_id, a.number, a.name, p.state,
+                        p.signed_up_on, 0, p.created_at, p.created_by
                  FROM participants p JOIN accounts a ON a.id = p.account_id WHERE p.number = ?1",
             )?,
         })
@@ -196,23 +199,10 @@ impl ImportStatements<'_> {
         &mut self,
         number: &str,
     ) -> Result<Option<AccountRecord>, StoreError> {
-        let account = self
+        Ok(self
             .account_by_number
-            .query_row([number.trim()], |row| {
-                let state: String = row.get(3)?;
-                Ok(AccountRecord {
-                    id: row.get(0)?,
-                    number: row.get(1)?,
-                    name: row.get(2)?,
-                    state: AccountState::parse(&state).unwrap_or(AccountState::Terminated),
-                    token_count: 0,
-                    participant_count: 0,
-                    created_at: row.get(4)?,
-                    created_by: row.get(5)?,
-                })
-            })
-            .optional()?;
-        Ok(account)
+            .query_row([number.trim()], account_from_row)
+            .optional()?)
     }
 
     /// A participant by number, without its token count.
@@ -220,26 +210,10 @@ impl ImportStatements<'_> {
         &mut self,
         number: &str,
     ) -> Result<Option<ParticipantRecord>, StoreError> {
-        let participant = self
+        Ok(self
             .participant_by_number
-            .query_row([number.trim()], |row| {
-                let state: String = row.get(6)?;
-                Ok(ParticipantRecord {
-                    id: row.get(0)?,
-                    number: row.get(1)?,
-                    name: row.get(2)?,
-                    account_id: row.get(3)?,
-                    account_number: row.get(4)?,
-                    account_name: row.get(5)?,
-                    state: ParticipantState::parse(&state).unwrap_or(ParticipantState::Terminated),
-                    signed_up_on: row.get(7)?,
-                    token_count: 0,
-                    created_at: row.get(8)?,
-                    created_by: row.get(9)?,
-                })
-            })
-            .optional()?;
-        Ok(participant)
+            .query_row([number.trim()], participant_from_row)
+            .optional()?)
     }
 }
 

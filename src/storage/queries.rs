@@ -281,24 +281,10 @@ impl Db<'_> {
         )?)
     }
 
-    /// Cursors to jump into a listing: element `k` starts the page at row `k × stride`
-    /// (`None` for the very first row). One index-only pass, meant for a background thread.
-    pub fn token_anchors(
-        &self,
-        filter: &TokenFilter,
-        sort: TokenSort,
-        direction: SortDirection,
-        stride: usize,
-        should_stop: &dyn Fn() -> bool,
-    ) -> Result<Vec<Option<TokenCursor>>, StoreError> {
-        Ok(self
-            .counted_token_anchors(filter, sort, direction, stride, should_stop)?
-            .0)
-    }
-
-    /// [`Db::token_anchors`] and the number of rows the filter shows, from the same single pass
-    /// (a separate count would read every row once more). The count is only complete when
-    /// `should_stop` did not stop the pass.
+    /// Page anchors of a listing (element `k` is the cursor before row `k × stride`; `None` for
+    /// the first row) and the number of rows the filter shows, from one ordered pass (a separate
+    /// count would read every row once more). The count is only complete when `should_stop`
+    /// did not stop the pass. Meant for a background thread.
     pub fn counted_token_anchors(
         &self,
         filter: &TokenFilter,

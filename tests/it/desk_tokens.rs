@@ -810,14 +810,15 @@ fn keyset_pages_cover_every_token_once_in_each_sort() {
     let anchors = desk
         .store()
         .db()
-        .token_anchors(
+        .counted_token_anchors(
             &TokenFilter::default(),
             TokenSort::Number,
             SortDirection::Ascending,
             100,
             &|| false,
         )
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(anchors.len(), 3);
     let page = desk
         .list_tokens(

@@ -310,6 +310,19 @@ fn export_follows_the_filter() {
     );
 }
 
+/// The audit events whose action starts with `prefix`, newest first.
+fn export_events(desk: &Desk, prefix: &str) -> Vec<tokendesk::domain::AuditEvent> {
+    desk.audit_events(
+        &AuditFilter {
+            action_prefix: prefix.to_owned(),
+            ..AuditFilter::default()
+        },
+        i64::MAX,
+        10,
+    )
+    .unwrap()
+}
+
 #[test]
 fn guard_prefixes_formula_cells_in_the_export() {
     let mut k = known();
@@ -371,17 +384,7 @@ fn participants_without_an_effective_token_export() {
     assert_eq!(rows[0][0], k.participants[2]);
     assert_eq!(rows[0][3], "'=HYPERLINK(\"http://evil.example\")");
     assert_eq!(rows[0][6], "1");
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.participants".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            1,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.participants");
     assert!(events[0].details.contains(&summary.sha256));
     assert!(events[0].details.contains("; 1 rows;"));
 }
@@ -484,17 +487,7 @@ fn every_export_is_audited_with_filter_row_count_and_sha256() {
     };
     let (bytes, summary) = export(&mut k.desk, &filter, false);
     assert_eq!(summary.rows, 5);
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            10,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.");
     assert_eq!(events.len(), 1);
     let event = &events[0];
     assert_eq!(event.action, "export.tokens");
@@ -534,17 +527,7 @@ fn cancelled_export_stops_and_is_audited_as_cancelled() {
     let (header, rows) = parse(&out);
     assert_eq!(header.len(), 15);
     assert!(rows.is_empty());
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            10,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.");
     assert!(
         events[0].details.contains("cancelled"),
         "{}",
@@ -636,17 +619,7 @@ pending_verification,,pending_verification,2
 locked,,,1
 ";
     assert_eq!(text, expected);
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.summary".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            10,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.summary");
     let sha = format!("{:x}", Sha256::digest(&out));
     assert!(events[0].details.contains(&sha), "{}", events[0].details);
 
@@ -659,17 +632,7 @@ locked,,,1
         excel,
         [b"\xEF\xBB\xBF".as_slice(), expected.as_bytes()].concat()
     );
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.summary".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            10,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.summary");
     let sha = format!("{:x}", Sha256::digest(&excel));
     assert!(events[0].details.contains(&sha), "{}", events[0].details);
     assert!(
@@ -853,17 +816,7 @@ fn worklists_export_with_the_token_columns() {
     assert_eq!(summary.rows, 2);
     let exported: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
     assert_eq!(exported, numbers(&k, &[3, 6]));
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            1,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.");
     assert!(
         events[0]
             .details
@@ -1101,16 +1054,7 @@ fn background_jobs_export_count_and_list_on_their_own_connection() {
     assert_eq!(summary.rows, 3);
     assert_eq!(summary.sha256, format!("{:x}", Sha256::digest(&bytes)));
     assert_eq!(parse(&bytes[3..]).1.len(), 3);
-    let events = desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            10,
-        )
-        .unwrap();
+    let events = export_events(&desk, "export.");
     assert_eq!(events[0].clerk, "night clerk");
 
     for target in [
@@ -1461,17 +1405,7 @@ fn a_failed_export_says_why_in_one_sentence_and_is_audited() {
         "The export could not be written: the disk is full; free some space and try again."
     );
     assert_eq!(err.exit_code(), 3);
-    let events = k
-        .desk
-        .audit_events(
-            &AuditFilter {
-                action_prefix: "export.".to_owned(),
-                ..AuditFilter::default()
-            },
-            i64::MAX,
-            1,
-        )
-        .unwrap();
+    let events = export_events(&k.desk, "export.");
     assert!(
         events[0].details.contains("failed"),
         "{}",
