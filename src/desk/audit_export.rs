@@ -42,10 +42,7 @@ impl Desk {
         let mut rows = 0u64;
         let mut was_cancelled = false;
         let written = (|| -> Result<(), DeskError> {
-            if options.excel_bom {
-                sink.write_all("\u{FEFF}".as_bytes())
-                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
-            }
+            sink.start(options)?;
             let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
             writer
                 .write_record(AUDIT_EXPORT_COLUMNS)

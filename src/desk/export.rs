@@ -156,6 +156,15 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
+    /// Starts the file: the byte order mark when Excel-friendly (R61).
+    pub(super) fn start(&mut self, options: ExportOptions) -> Result<(), DeskError> {
+        if options.excel_bom {
+            self.write_all(BOM)
+                .map_err(|err| csv_write_error(csv::Error::from(err)))?;
+        }
+        Ok(())
+    }
+
     /// Bytes written so far and their SHA-256 in lower-case hex.
     pub(super) fn finish(self) -> (u64, String) {
         (self.bytes, format!("{:x}", self.hasher.finalize()))
@@ -247,14 +256,7 @@ impl Desk {
         // through its own connection.
         let written = self.store.read_snapshot(|db| -> Result<(), DeskError> {
             let total_rows = db.count_tokens(run.filter)?;
-            if options.excel_bom {
-                sink.write_all(BOM).map_err(|err| {
-                    DeskError::File(format!(
-                        "the export could not be written: {}",
-                        describe_io_error(&err)
-                    ))
-                })?;
-            }
+            sink.start(options)?;
             let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
             writer
                 .write_record(TOKEN_EXPORT_COLUMNS)

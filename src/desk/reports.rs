@@ -126,10 +126,7 @@ impl SummaryReport {
     ) -> Result<(u64, String), DeskError> {
         let mut sink = HashingWriter::new(out);
         {
-            if options.excel_bom {
-                sink.write_all("\u{FEFF}".as_bytes())
-                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
-            }
+            sink.start(options)?;
             let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
             writer
                 .write_record(SUMMARY_COLUMNS)
@@ -617,10 +614,7 @@ impl Desk {
         let mut rows = 0u64;
         let mut was_cancelled = false;
         let written = (|| -> Result<(), DeskError> {
-            if options.excel_bom {
-                sink.write_all("\u{FEFF}".as_bytes())
-                    .map_err(|err| csv_write_error(csv::Error::from(err)))?;
-            }
+            sink.start(options)?;
             let mut writer = csv::WriterBuilder::new().from_writer(&mut sink);
             writer
                 .write_record(PARTICIPANT_WORKLIST_COLUMNS)
