@@ -1,4 +1,6 @@
-//! SQL for CSV import batches: the batch record, its counts, and undo (SPEC §7.3, R45).
+//! SQL for CSV imports (SPEC §7): the per-row statements of a pass, the indexes a large import
+//! builds after its rows, existing owner numbers for its filters, the batch record with its
+//! counts, and undo (R45).
 
 use rusqlite::{OptionalExtension as _, Statement, params};
 
