@@ -77,7 +77,10 @@ impl ProgressLine {
             progress.done_bytes as f64 / progress.total_bytes as f64
         };
         let elapsed = self.started.elapsed().as_secs_f64();
-        let left = if fraction > 0.0 {
+        let left = if progress.total_bytes > 0 && fraction >= 1.0 {
+            // The last writes, a large import's index builds and the commit are still to come.
+            ", every row read; finishing…".to_owned()
+        } else if fraction > 0.0 {
             format!(
                 ", about {:.0} s left",
                 elapsed * (1.0 - fraction) / fraction
