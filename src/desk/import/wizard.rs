@@ -284,7 +284,8 @@ pub fn spawn_window_import(
     let started = Instant::now();
     let job = BackgroundJob::spawn("import", wake, move |context| {
         let WindowImport { mut job, hasher } = import;
-        // Without a temporary file the run still works; only "Save report" is unavailable.
+        // The report goes to an anonymous file, not to a path. Without one the run still
+        // works; only "Save report" is unavailable.
         job.report = None;
         let kept = tempfile::tempfile().ok();
         let sink = kept
