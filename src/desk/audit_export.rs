@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::export::{
-    ExportOptions, ExportProgress, ExportSummary, HashingWriter, csv_write_error, guard_cell,
+    ExportOptions, ExportProgress, ExportSummary, HashingWriter, bom_note, csv_write_error,
+    flush_csv, write_guarded_row,
 };
 use super::jobs::{BackgroundJob, Progress};
 use super::views::AuditFilter;
@@ -67,9 +68,7 @@ impl Desk {
                         &event.record_number,
                         &event.details,
                     ];
-                    writer
-                        .write_record(cells.iter().map(|cell| guard_cell(cell).into_owned()))
-                        .map_err(csv_write_error)?;
+                    write_guarded_row(&mut writer, &cells)?;
                     rows += 1;
                 }
                 progress(ExportProgress {
@@ -81,16 +80,14 @@ impl Desk {
                     break;
                 }
             }
-            writer
-                .flush()
-                .map_err(|err| csv_write_error(csv::Error::from(err)))
+            flush_csv(&mut writer)
         })();
         let (bytes, sha256) = sink.finish();
         let outcome = super::export::outcome_word(&written, was_cancelled);
         let details = format!(
             "export of audit events {outcome}; filter {}; {rows} rows; sha256 {sha256}{}",
             describe_audit_filter(filter),
-            if options.excel_bom { "; with BOM" } else { "" }
+            bom_note(options)
         );
         self.change(|tx, audit| Ok(audit.record(tx, "export.audit", "export", "", details)?))?;
         written?;

@@ -185,6 +185,32 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// One sentence for a failed CSV write.
+/// Writes one CSV row of `cells`, each through the formula guard (R61), without allocating.
+pub(super) fn write_guarded_row<W: Write>(
+    writer: &mut csv::Writer<W>,
+    cells: &[impl AsRef<str>],
+) -> Result<(), DeskError> {
+    for cell in cells {
+        writer
+            .write_field(guard_cell(cell.as_ref()).as_bytes())
+            .map_err(csv_write_error)?;
+    }
+    // An empty record ends the one the fields above started.
+    writer.write_record(None::<&[u8]>).map_err(csv_write_error)
+}
+
+/// Flushes the CSV writer of an export.
+pub(super) fn flush_csv<W: Write>(writer: &mut csv::Writer<W>) -> Result<(), DeskError> {
+    writer
+        .flush()
+        .map_err(|err| csv_write_error(csv::Error::from(err)))
+}
+
+/// What an export's audit details add when the file starts with a byte order mark.
+pub(super) fn bom_note(options: ExportOptions) -> &'static str {
+    if options.excel_bom { "; with BOM" } else { "" }
+}
+
 pub(super) fn csv_write_error(err: csv::Error) -> DeskError {
     match err.into_kind() {
         csv::ErrorKind::Io(io) => DeskError::File(format!(
@@ -271,14 +297,7 @@ impl Desk {
                 }
                 let mut page_rows = 0usize;
                 let mut write_cells = |cells: &[&str]| -> Result<(), DeskError> {
-                    for cell in cells {
-                        writer
-                            .write_field(guard_cell(cell).as_bytes())
-                            .map_err(csv_write_error)?;
-                    }
-                    writer
-                        .write_record(std::iter::empty::<&[u8]>())
-                        .map_err(csv_write_error)?;
+                    write_guarded_row(&mut writer, cells)?;
                     rows += 1;
                     Ok(())
                 };
@@ -348,7 +367,7 @@ impl Desk {
         let details = format!(
             "export of {what} {outcome}; filter {}{definition}; {rows} rows; sha256 {sha256}{}",
             describe_filter(run.filter),
-            if options.excel_bom { "; with BOM" } else { "" }
+            bom_note(options)
         );
         self.change(|tx, audit| Ok(audit.record(tx, "export.tokens", "export", "", details)?))?;
         written?;

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bulk::BulkAction;
 use super::export::{
-    ExportOptions, ExportProgress, ExportRun, ExportSummary, HashingWriter, csv_write_error,
-    guard_cell,
+    ExportOptions, ExportProgress, ExportRun, ExportSummary, HashingWriter, bom_note,
+    csv_write_error, flush_csv, write_guarded_row,
 };
 use super::jobs::BackgroundJob;
 use super::{Desk, DeskError, timestamp};
@@ -132,13 +132,9 @@ impl SummaryReport {
                 .write_record(SUMMARY_COLUMNS)
                 .map_err(csv_write_error)?;
             for row in self.csv_rows() {
-                writer
-                    .write_record(row.iter().map(|cell| guard_cell(cell).into_owned()))
-                    .map_err(csv_write_error)?;
+                write_guarded_row(&mut writer, &row)?;
             }
-            writer
-                .flush()
-                .map_err(|err| csv_write_error(csv::Error::from(err)))?;
+            flush_csv(&mut writer)?;
         }
         Ok(sink.finish())
     }
@@ -426,7 +422,7 @@ impl Desk {
         let details = format!(
             "summary report of {} tokens; sha256 {sha256}{}",
             report.total_tokens,
-            if options.excel_bom { "; with BOM" } else { "" }
+            bom_note(options)
         );
         self.change(|tx, audit| Ok(audit.record(tx, "export.summary", "export", "", details)?))?;
         Ok(report)
@@ -643,9 +639,7 @@ impl Desk {
                         participant.signed_up_on.clone(),
                         participant.token_count.to_string(),
                     ];
-                    writer
-                        .write_record(cells.iter().map(|cell| guard_cell(cell).into_owned()))
-                        .map_err(csv_write_error)?;
+                    write_guarded_row(&mut writer, &cells)?;
                     rows += 1;
                 }
                 progress(ExportProgress {
@@ -657,15 +651,14 @@ impl Desk {
                     break;
                 }
             }
-            writer
-                .flush()
-                .map_err(|err| csv_write_error(csv::Error::from(err)))
+            flush_csv(&mut writer)
         })();
         let (bytes, sha256) = sink.finish();
         let outcome = super::export::outcome_word(&written, was_cancelled);
         let details = format!(
-            "export of participants (worklist: {}) {outcome}; {rows} rows; sha256 {sha256}",
-            Worklist::ParticipantsWithoutEffectiveToken.title()
+            "export of participants (worklist: {}) {outcome}; {rows} rows; sha256 {sha256}{}",
+            Worklist::ParticipantsWithoutEffectiveToken.title(),
+            bom_note(options)
         );
         self.change(|tx, audit| {
             Ok(audit.record(tx, "export.participants", "export", "", details)?)
